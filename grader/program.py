@@ -1,0 +1,308 @@
+"""Driving one student program, as a person at a terminal would.
+
+Rule 1: student code is untrusted. It runs in its own process, in a scratch copy of the
+submission, with a clean environment, resource limits, and never on the grader's import
+path. Its output is read with a byte cap. When the check ends, every process of the run
+is killed, including children that left its process group.
+Rule 2: this module observes (output, exit status, questions asked); it never judges.
+
+Why a pseudo-terminal (pexpect): a program that prints with plain ``print()`` is
+line-buffered on a terminal and block-buffered on a pipe. Graded through a pipe, a correct
+program that never calls ``flush`` would look silent. On a terminal it behaves as it does
+for the student.
+
+Why answers wait for a read: a person types an answer when the program waits at
+``input()``, whatever the prompt says, in any language or none. The kernel tells us when
+the program is blocked reading its terminal (``/proc/PID/task/*/syscall``); only then is
+the next answer typed, and only once the previous one has been read (``rchar`` grew).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pexpect
+
+from . import procinfo
+from .waiting import wait_until
+
+OUTPUT_CAP = 256 * 1024
+TRACEBACK = "Traceback (most recent call last)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to the student's process (the docker runner adds its own)."""
+
+    cpu_seconds: int = 60
+    address_space: int = 4 * 1024 ** 3
+    file_size: int = 64 * 1024 ** 2
+    open_files: int = 1024
+
+
+def _apply_limits(limits: Limits, student_uid: int | None) -> None:
+    """Runs in the child between fork and exec."""
+    for name, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
+                        (resource.RLIMIT_AS, limits.address_space),
+                        (resource.RLIMIT_FSIZE, limits.file_size),
+                        (resource.RLIMIT_NOFILE, limits.open_files),
+                        (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(name, (value, value))
+        except (ValueError, OSError):
+            pass
+    if student_uid is not None:  # docker runner: the student runs under its own uid
+        os.setgroups([])
+        os.setgid(student_uid)
+        os.setuid(student_uid)
+
+
+SESSION_MARKER = "GRADER_SESSION"
+
+
+def kill_all(find: Callable[[], set[int]], rounds: int = 100) -> None:
+    """Kill the processes ``find`` returns until it returns none.
+
+    Each round stops them all before killing them, so a fork loop cannot outrun us.
+    """
+    for _round in range(rounds):
+        members = find()
+        if not members:
+            return
+        for signum in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in members:
+                try:
+                    os.kill(pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        time.sleep(0.005)
+
+
+def kill_session(token: str) -> None:
+    """Kill every student process started by one grading session (the runner's safety net)."""
+    marker = f"{SESSION_MARKER}={token}".encode()
+    kill_all(lambda: {pid for pid in procinfo.all_pids()
+                      if pid != os.getpid() and procinfo.has_marker(pid, marker)
+                      and procinfo.is_alive(pid)})
+
+
+class StudentProgram:
+    """A running student program with its terminal, its answers and its output."""
+
+    def __init__(self, script: Path, args: list[str] | None = None,
+                 answers: list[str] | None = None, workdir: Path | None = None,
+                 limits: Limits = Limits(), output_cap: int = OUTPUT_CAP) -> None:
+        self.script = Path(script)
+        self.args = [str(arg) for arg in (args or [])]
+        self.answers = list(answers or [])
+        self.workdir = Path(workdir or self.script.parent)
+        self.limits = limits
+        self.output_cap = output_cap
+        self.marker = f"GRADER_RUN={uuid.uuid4().hex}"
+        self.raw_output = bytearray()
+        self.dropped_output = 0
+        self.answers_given: list[str] = []
+        self.unanswered_question = False  # it waited for input after the last answer
+        self.exit_status: int | None = None
+        self.exit_signal: int | None = None
+        self.started_at = 0.0
+        self.ended_at: float | None = None
+        self._child: pexpect.spawn | None = None
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def start(self) -> "StudentProgram":
+        uid = os.environ.get("GRADER_STUDENT_UID")
+        student_uid = int(uid) if uid and os.geteuid() == 0 else None
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb",
+            "HOME": str(self.workdir), "PYTHONDONTWRITEBYTECODE": "1",
+            self.marker.split("=")[0]: self.marker.split("=")[1],
+        }
+        if os.environ.get(SESSION_MARKER):
+            env[SESSION_MARKER] = os.environ[SESSION_MARKER]
+        self._child = pexpect.spawn(
+            sys.executable, [self.script.name, *self.args], cwd=str(self.workdir), env=env,
+            echo=True, dimensions=(24, 200),
+            preexec_fn=lambda: _apply_limits(self.limits, student_uid))
+        # We reap the child ourselves (``_poll_exit``); pexpect must not sleep or wait on close.
+        self._child.ptyproc.delayafterclose = 0
+        self._child.ptyproc.delayafterterminate = 0
+        self.started_at = time.monotonic()
+        self._reader = threading.Thread(target=self._read_terminal, daemon=True,
+                                        name=f"terminal-{self.pid}")
+        self._reader.start()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self._child is not None, "program not started"
+        return self._child.pid
+
+    def running(self) -> bool:
+        self._poll_exit()
+        return self.exit_status is None and self.exit_signal is None
+
+    def wait_exit(self, timeout: float) -> bool:
+        """Wait for the program to end by itself; True if it did."""
+        return bool(wait_until(lambda: not self.running(), timeout))
+
+    def send_signal(self, signum: int) -> None:
+        if self.running():
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 2.0) -> bool:
+        """Ask the program to stop with a signal; True if it ended within ``timeout``."""
+        self.send_signal(signum)
+        return self.wait_exit(timeout)
+
+    def members(self) -> set[int]:
+        """Every live process of this run (the program and whatever it started)."""
+        if self._child is None:
+            return set()
+        return procinfo.run_members(self.pid, self.marker.encode())
+
+    def kill_tree(self) -> None:
+        """Kill every process of the run, then reap the program and close its terminal."""
+        kill_all(self.members)
+        self._poll_exit()
+        if self._child is not None:
+            try:
+                self._child.close(force=True)
+            except Exception:  # pexpect raises if the child cannot be reaped; it is dead
+                pass
+            self._poll_exit()
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
+
+    # -- observations --------------------------------------------------------------
+
+    @property
+    def output(self) -> str:
+        """What the program printed so far, as the student's terminal shows it."""
+        with self._lock:
+            raw = bytes(self.raw_output)
+        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        if self.dropped_output:
+            text += f"\n[... {self.dropped_output} more bytes of output not kept]"
+        return text
+
+    @property
+    def printed(self) -> str:
+        """The output without the echo of the answers typed at its prompts."""
+        text = self.output
+        for answer in self.answers_given:
+            text = text.replace(answer + "\n", "", 1)
+        return text
+
+    def has_traceback(self) -> bool:
+        return TRACEBACK in self.output
+
+    def wait_output(self, pattern: str, timeout: float, flags: int = re.IGNORECASE
+                    ) -> re.Match | None:
+        """Wait until the printed output matches ``pattern`` (or the program ends)."""
+        regex = re.compile(pattern, flags)
+
+        def seen() -> re.Match | None:
+            return regex.search(self.printed)
+
+        match = wait_until(lambda: seen() or (not self.running() and self._drained()), timeout)
+        return match if isinstance(match, re.Match) else seen()
+
+    def wait_question(self, timeout: float) -> bool:
+        """Wait until the program has used all its answers and waits for one more."""
+        return bool(wait_until(lambda: self.unanswered_question or not self.running(), timeout)
+                    ) and self.unanswered_question
+
+    def exit_description(self) -> str:
+        if self.exit_signal is not None:
+            try:
+                name = signal.Signals(self.exit_signal).name
+            except ValueError:
+                name = str(self.exit_signal)
+            return f"killed by signal {name}"
+        if self.exit_status is not None:
+            return f"exit status {self.exit_status}"
+        return "still running"
+
+    def runtime(self) -> float:
+        return (self.ended_at or time.monotonic()) - self.started_at
+
+    # -- internals -----------------------------------------------------------------
+
+    def _drained(self) -> bool:
+        return self._reader is None or not self._reader.is_alive()
+
+    def _poll_exit(self) -> None:
+        child = self._child
+        if child is None or self.exit_status is not None or self.exit_signal is not None:
+            return
+        try:
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = child.pid, None
+            if child.exitstatus is None and child.signalstatus is None:
+                return
+        if pid == 0:
+            return
+        if status is not None:
+            child.ptyproc.terminated = True
+            if os.WIFEXITED(status):
+                self.exit_status = os.WEXITSTATUS(status)
+            elif os.WIFSIGNALED(status):
+                self.exit_signal = os.WTERMSIG(status)
+            else:
+                return
+        else:
+            self.exit_status, self.exit_signal = child.exitstatus, child.signalstatus
+        self.ended_at = time.monotonic()
+
+    def _read_terminal(self) -> None:
+        """Drain the terminal (so the program never blocks on a full pty), keep output up to
+        the cap, and type the next answer whenever the program waits for one."""
+        child = self._child
+        assert child is not None
+        read_before_answer: int | None = None
+        while True:
+            try:
+                data = child.read_nonblocking(65536, timeout=0.02)
+            except pexpect.TIMEOUT:
+                data = b""
+            except (pexpect.EOF, OSError, ValueError):
+                break
+            if data:
+                self._keep(data)
+            if not procinfo.waiting_for_stdin(child.pid):
+                continue
+            if read_before_answer is not None and \
+                    procinfo.chars_read(child.pid) <= read_before_answer:
+                continue  # the last answer is still in the terminal, not read yet
+            if len(self.answers_given) < len(self.answers):
+                answer = self.answers[len(self.answers_given)]
+                read_before_answer = procinfo.chars_read(child.pid)
+                self.answers_given.append(answer)
+                child.sendline(answer.encode("utf-8"))
+            else:
+                self.unanswered_question = True
+
+    def _keep(self, data: bytes) -> None:
+        with self._lock:
+            room = self.output_cap - len(self.raw_output)
+            self.raw_output += data[:max(room, 0)]
+            self.dropped_output += max(len(data) - max(room, 0), 0)

@@ -1,0 +1,88 @@
+"""Steps that checks of several exercises share: start a server and see it listen, stop it
+with a signal and judge how it ended, look at a program's sockets in the kernel's table.
+
+Rule: a step observes and, where the contract is the same for every exercise (the
+conventions of the course), judges with feedback that names the lesson point. Exercise-
+specific judgement stays in the exercise's checks.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+
+from . import kernel
+from .kernel import TcpState
+from .program import StudentProgram
+from .verdict import expect, fail
+from .waiting import wait_until
+
+LISTEN_TIMEOUT = 5.0
+STOP_TIMEOUT = 2.0
+
+
+def squash(text: str) -> str:
+    """Text without any white space: how printed replies are compared, whatever the layout."""
+    return re.sub(r"\s+", "", text)
+
+
+def start_server(run_program, program: str, port: int) -> StudentProgram:
+    """Start a server on ``port`` and wait for its LISTEN row (never by connecting to it)."""
+    server = run_program(program, args=[str(port)])
+    if not kernel.wait_for_listen(port, LISTEN_TIMEOUT, server.running):
+        if not server.running():
+            fail(f"{program} ended ({server.exit_description()}) before it listened on port "
+                 f"{port}. A server takes its port from the first argument: "
+                 f"python {program} {port} (lesson 4.3).",
+                 f"{program} 在监听端口 {port} 之前就结束了（{server.exit_description()}）。"
+                 f"服务器应从第一个命令行参数读取端口：python {program} {port}（第 4.3 节）。")
+        fail(f"nothing listened on port {port} within {LISTEN_TIMEOUT:.0f} s after {program} "
+             f"started (the kernel's socket table showed no LISTEN row). Did it bind the port "
+             f"given as its first argument and call listen()? (lesson 4.3)",
+             f"{program} 启动后 {LISTEN_TIMEOUT:.0f} 秒内，端口 {port} 上没有处于 LISTEN 状态的套接字。"
+             f"是否绑定了第一个命令行参数给出的端口并调用了 listen()？（第 4.3 节）")
+    return server
+
+
+def sockets_in_state(program: StudentProgram, state: TcpState) -> list[kernel.SocketRow]:
+    return [row for row in kernel.sockets_of(program.members()) if row.state == state]
+
+
+def wait_no_close_wait(program: StudentProgram, timeout: float) -> list[kernel.SocketRow]:
+    """Wait until no socket of the program is in CLOSE_WAIT; the rows still there at the end."""
+    wait_until(lambda: not sockets_in_state(program, TcpState.CLOSE_WAIT), timeout)
+    return sockets_in_state(program, TcpState.CLOSE_WAIT)
+
+
+def expect_clean_stop(server: StudentProgram, program: str, port: int,
+                      signum: int = signal.SIGINT, while_what: str = "",
+                      while_what_zh: str = "") -> None:
+    """Stop a server with ``signum``: it must exit 0 within 2 s, without a traceback, and
+    its listening socket must be gone (the conventions of the course)."""
+    name = signal.Signals(signum).name
+    expect(server.running(),
+           f"{program} was no longer running when the grader wanted to stop it "
+           f"({server.exit_description()}); a server runs until it is stopped.",
+           f"评分程序准备停止 {program} 时，它已经不在运行了（{server.exit_description()}）；"
+           f"服务器应一直运行，直到被停止。")
+    stopped = server.stop(signum, STOP_TIMEOUT)
+    expect(stopped,
+           f"after {name}{while_what} your server was still running {STOP_TIMEOUT:.0f} s later. "
+           f"{name} must make it close the listening socket and exit.",
+           f"收到 {name}{while_what_zh} 后 {STOP_TIMEOUT:.0f} 秒，服务器仍在运行。"
+           f"收到 {name} 时应关闭监听套接字并退出。")
+    expect(not server.has_traceback(),
+           f"on {name}{while_what} your server ended with a traceback. Catch KeyboardInterrupt "
+           f"(SIGINT) or handle SIGTERM, close the listening socket and exit quietly.",
+           f"收到 {name}{while_what_zh} 时服务器以异常回溯（Traceback）结束。请捕获 "
+           f"KeyboardInterrupt（SIGINT）或处理 SIGTERM，关闭监听套接字后安静退出。")
+    expect(server.exit_status == 0,
+           f"on {name}{while_what} your server ended with {server.exit_description()}, not "
+           f"exit status 0. Handle the signal and exit normally.",
+           f"收到 {name}{while_what_zh} 时服务器的结束方式是 {server.exit_description()}，"
+           f"而不是退出状态 0。请处理该信号并正常退出。")
+    leftover = wait_until(lambda: not kernel.is_listening(port), 1.0)
+    expect(leftover,
+           f"after your server stopped, port {port} was still in LISTEN state: some process "
+           f"of it kept the listening socket open.",
+           f"服务器停止后端口 {port} 仍处于 LISTEN 状态：它的某个进程仍持有监听套接字。")
