@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the exercises and their maximum points")
     check = commands.add_parser("check", help="grade one submission")
-    check.add_argument("exercise")
-    check.add_argument("submission")
+    check.add_argument("exercise", nargs="?", help="exercise id (see grader list)")
+    check.add_argument("submission", nargs="?", help="folder with the programs")
+    check.add_argument("--all", metavar="KIT_DIR", dest="kit",
+                       help="grade every exercise, each from KIT_DIR/<exercise id>/")
     add_grading_options(check)
     check.add_argument("--json", metavar="FILE", help="write Gradescope-format results here")
     check.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
@@ -67,21 +69,65 @@ def grade(args: argparse.Namespace, exercise, submission: Path) -> dict:
 
 
 def run_check(args: argparse.Namespace, root: Path) -> int:
+    if args.kit:
+        return run_kit(args, root, Path(args.kit))
+    if not args.exercise or not args.submission:
+        print("grader: check needs EXERCISE and SUBMISSION_DIR (or --all KIT_DIR)",
+              file=sys.stderr)
+        return EXIT_NOT_GRADED
     exercise = get_exercise(root, args.exercise)
     submission = Path(args.submission)
-    if not submission.is_dir() or not os.access(submission, os.R_OK | os.X_OK):
+    if not readable_folder(submission):
         print(f"grader: cannot read the submission folder {submission}", file=sys.stderr)
         return EXIT_NOT_GRADED
+    document = grade_and_print(args, exercise, submission)
+    write_outputs(args, document, exercise.exercise_id)
+    return exit_status(document)
+
+
+def run_kit(args: argparse.Namespace, root: Path, kit: Path) -> int:
+    """Grade every exercise of the catalogue from ``kit/<id>/`` (the student's ``tox``)."""
+    if not readable_folder(kit):
+        print(f"grader: cannot read the folder {kit}", file=sys.stderr)
+        return EXIT_NOT_GRADED
+    documents = {}
+    for exercise in all_exercises(root):
+        documents[exercise.exercise_id] = grade_and_print(args, exercise,
+                                                          kit / exercise.exercise_id)
+        print()
+    total = sum(document["score"] for document in documents.values())
+    possible = sum(document["max_score"] for document in documents.values())
+    for exercise_id, document in documents.items():
+        print(f"  {exercise_id:24} {report.points(document['score']):>4}/"
+              f"{report.points(document['max_score'])}")
+    print(f"  {'total':24} {report.points(total):>4}/{report.points(possible)}")
+    combined = {"score": total, "max_score": possible, "exercises": documents}
+    write_outputs(args, combined, "kit")
+    return EXIT_PASSED if total >= possible else EXIT_LOST_POINTS
+
+
+def readable_folder(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.R_OK | os.X_OK)
+
+
+def grade_and_print(args: argparse.Namespace, exercise, submission: Path) -> dict:
     document = grade(args, exercise, submission)
     lang = session_language(args.lang)
     title = exercise.title_zh if lang == "zh" else exercise.title
     print(report.format_table(document, f"{exercise.exercise_id}: {title}  [{submission}]", lang),
           end="")
+    return document
+
+
+def write_outputs(args: argparse.Namespace, document: dict, suite: str) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(document, ensure_ascii=False, indent=2),
                                    encoding="utf-8")
-    if args.junit:
-        Path(args.junit).write_bytes(report.junit_xml(document, exercise.exercise_id))
+    if args.junit and "tests" in document:
+        Path(args.junit).write_bytes(report.junit_xml(document, suite))
+
+
+def exit_status(document: dict) -> int:
     return EXIT_PASSED if document["score"] >= document["max_score"] else EXIT_LOST_POINTS
 
 

@@ -12,6 +12,7 @@ import re
 import signal
 
 from . import kernel
+from .events import preview
 from .kernel import TcpState
 from .program import StudentProgram
 from .verdict import expect, fail
@@ -86,3 +87,48 @@ def expect_clean_stop(server: StudentProgram, program: str, port: int,
            f"after your server stopped, port {port} was still in LISTEN state: some process "
            f"of it kept the listening socket open.",
            f"服务器停止后端口 {port} 仍处于 LISTEN 状态：它的某个进程仍持有监听套接字。")
+
+
+# -- the echo protocol (exercises 03, 04 and 07) ----------------------------------------------
+
+DISCONNECT_LINE = r"disconnected|断开"
+LOST_LINE = r"lost|timed out|超时"
+
+
+def count_lines(program: StudentProgram, pattern: str) -> int:
+    return len(re.findall(pattern, program.printed, re.IGNORECASE))
+
+
+def wait_new_line(program: StudentProgram, pattern: str, seen_before: int, timeout: float) -> bool:
+    """Wait until the program printed one more line matching ``pattern`` than before."""
+    return bool(wait_until(lambda: count_lines(program, pattern) > seen_before, timeout))
+
+
+def expect_echo(connection, data: bytes, timeout: float = 3.0, who: str = "the client",
+                who_zh: str = "客户端") -> None:
+    """Send ``data`` and expect exactly the same bytes back."""
+    connection.send(data, timeout)
+    reply = connection.read_exactly(len(data), timeout)
+    if reply.data == data:
+        return
+    if reply.ending == "reset":
+        what, what_zh = "the connection was reset", "连接被重置"
+    elif reply.ending == "eof":
+        what, what_zh = "the server closed the connection", "服务器关闭了连接"
+    else:
+        what, what_zh = f"nothing more came for {timeout:.0f} s", f"{timeout:.0f} 秒内没有收到更多数据"
+    fail(f"{who} sent {len(data)} bytes {preview(data)} and expected them back; it got "
+         f"{len(reply.data)} bytes {preview(reply.data)}, then {what}. An echo server sends "
+         f"back every byte it receives, in order (lesson 4.4).",
+         f"{who_zh}发送了 {len(data)} 个字节 {preview(data)}，期望原样收回；实际收到 "
+         f"{len(reply.data)} 个字节 {preview(reply.data)}，然后{what_zh}。回显服务器应按顺序"
+         f"原样发回收到的每个字节（第 4.4 节）。")
+
+
+def connect_or_fail(connect, port: int, name: str | None = None):
+    connection = connect(port, name=name)
+    expect(connection is not None,
+           f"the grader could not connect to your server on port {port} (refused or no answer "
+           f"within 5 s).",
+           f"评分程序无法连接到端口 {port} 上的服务器（被拒绝或 5 秒内无应答）。")
+    return connection

@@ -1,0 +1,72 @@
+"""The ``grader`` command's contract: output, JSON, JUnit and exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from xml.etree import ElementTree
+
+from cases import EXERCISES, TOP
+
+
+def grader(*args: str, cwd=TOP) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=600)
+
+
+def test_list_shows_every_exercise_with_its_points():
+    result = grader("list")
+    assert result.returncode == 0
+    for exercise_id, exercise in EXERCISES.items():
+        line = next(line for line in result.stdout.splitlines() if line.startswith(exercise_id))
+        assert f"{exercise.max_points():g} points" in line
+
+
+def test_check_reference_writes_gradescope_json_and_junit(tmp_path):
+    results, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    result = grader("check", "02-tcp-server", "reference/02-tcp-server",
+                    "--json", str(results), "--junit", str(junit))
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(results.read_text())
+    assert document["score"] == document["max_score"] > 0
+    assert isinstance(document["execution_time"], float)
+    for test in document["tests"]:
+        assert {"name", "score", "max_score", "status", "output"} <= set(test)
+        assert test["status"] == "passed"
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == len(document["tests"])
+    assert "Score: " in result.stdout
+
+
+def test_lost_points_exit_1_and_feedback_names_the_observation(tmp_path):
+    results = tmp_path / "r.json"
+    faulty = "tests/faulty/02-tcp-server/test_replies_thank_you"
+    result = grader("check", "02-tcp-server", faulty, "--json", str(results))
+    assert result.returncode == 1
+    failed = [t for t in json.loads(results.read_text())["tests"] if t["status"] == "failed"]
+    assert [t["check"] for t in failed] == ["test_replies_thank_you"]
+    assert "thank you !" in failed[0]["output"] and "What the grader saw" in failed[0]["output"]
+
+
+def test_feedback_in_chinese(tmp_path):
+    results = tmp_path / "r.json"
+    faulty = "tests/faulty/02-tcp-server/test_replies_thank_you"
+    grader("check", "02-tcp-server", faulty, "--json", str(results), "--lang", "zh")
+    failed = [t for t in json.loads(results.read_text())["tests"] if t["status"] == "failed"]
+    assert "回复应恰好是" in failed[0]["output"]
+
+
+def test_missing_program_is_graded_zero_with_a_message(tmp_path):
+    results = tmp_path / "r.json"
+    result = grader("check", "01-tcp-client", str(tmp_path), "--json", str(results))
+    assert result.returncode == 1
+    document = json.loads(results.read_text())
+    assert document["score"] == 0 and document["max_score"] == EXERCISES["01-tcp-client"].max_points()
+    assert all("client.py was not found" in test["output"] for test in document["tests"])
+
+
+def test_not_gradable_exits_2(tmp_path):
+    assert grader("check", "99-no-such-exercise", str(tmp_path)).returncode == 2
+    assert grader("check", "01-tcp-client", str(tmp_path / "missing")).returncode == 2
+    assert "unknown exercise" in grader("check", "nope", str(tmp_path)).stderr

@@ -1,0 +1,59 @@
+"""The kernel's socket table, read for real on loopback."""
+
+from __future__ import annotations
+
+import socket
+
+from grader import kernel
+from grader.kernel import TcpState, TimerKind
+from grader.waiting import wait_until
+
+SAMPLE = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1E61 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1
+   1: 0100007F:1E61 0100007F:A2C4 08 00000000:00000001 02:0000012C 00000000  1000        0 4243 1
+   2: 0100007F:A2C5 0100007F:1E61 06 00000000:00000000 03:00000BB8 00000000     0        0 0 3
+"""
+
+
+def test_parse_decodes_addresses_states_and_timers():
+    listen, close_wait, time_wait = kernel.parse_table(SAMPLE)
+    assert listen.local == ("127.0.0.1", 7777) and listen.state is TcpState.LISTEN
+    assert close_wait.state is TcpState.CLOSE_WAIT and close_wait.rx_queue == 1
+    assert close_wait.timer is TimerKind.KEEPALIVE and close_wait.timer_seconds == 3.0
+    assert time_wait.state is TcpState.TIME_WAIT and time_wait.inode == 0
+    assert time_wait.remote == ("127.0.0.1", 7777)
+
+
+def test_parse_ipv6_rows():
+    text = ("header\n   0: 00000000000000000000000001000000:1F90 "
+            "00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 "
+            "00000000  1000        0 99 1\n")
+    (row,) = kernel.parse_table(text)
+    assert row.local == ("::1", 8080) and row.state is TcpState.LISTEN
+
+
+def test_listen_is_seen_without_connecting():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        assert not kernel.is_listening(server.getsockname()[1])
+        server.listen()
+        assert kernel.wait_for_listen(server.getsockname()[1], 1.0)
+
+
+def test_close_wait_and_time_wait_are_observed():
+    import os
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        accepted.close()  # the server closes first: the client sits in CLOSE_WAIT
+        client_port = client.getsockname()[1]
+        mine = wait_until(lambda: [row for row in kernel.sockets_of([os.getpid()])
+                                   if row.local_port == client_port
+                                   and row.state is TcpState.CLOSE_WAIT], 1.0)
+        assert mine
+        client.close()  # now the server's side goes through TIME_WAIT, owned by no process
+        rows = wait_until(lambda: kernel.rows_on_port(server.getsockname()[1], TcpState.TIME_WAIT), 1.0)
+        assert rows and rows[0].inode == 0
