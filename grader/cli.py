@@ -18,6 +18,7 @@ from pathlib import Path
 from . import report
 from .catalogue import CatalogueError, all_exercises, find_exercises_root, get_exercise
 from .runners import GradeRequest, SESSION_TIMEOUT
+from .runners.errors import EngineUnavailable
 from .verdict import session_language
 
 EXIT_PASSED, EXIT_LOST_POINTS, EXIT_NOT_GRADED = 0, 1, 2
@@ -141,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_check(args, root)
     except CatalogueError as error:
         print(f"grader: {error}", file=sys.stderr)
+        return EXIT_NOT_GRADED
+    except EngineUnavailable as error:
+        print(f"grader: {error}\n  The docker runner needs a running Docker engine (see "
+              f"docker/README.md). To grade on this machine without containers, choose it "
+              f"knowingly: --runner local (the submission's code then runs unconfined).",
+              file=sys.stderr)
         return EXIT_NOT_GRADED
     return EXIT_NOT_GRADED
 

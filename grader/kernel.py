@@ -117,15 +117,19 @@ def parse_table(text: str) -> list[SocketRow]:
     return rows
 
 
-def read_table() -> list[SocketRow]:
-    """Every TCP socket of this network namespace, IPv4 and IPv6."""
+def read_table(namespace_pid: int | None = None) -> list[SocketRow]:
+    """Every TCP socket of a network namespace, IPv4 and IPv6: ours, or that of the process
+    ``namespace_pid`` (``/proc/PID/net/tcp`` shows the namespace of PID)."""
+    base = f"/proc/{namespace_pid}/net" if namespace_pid else "/proc/net"
     rows: list[SocketRow] = []
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for name in ("tcp", "tcp6"):
         try:
-            with open(path, encoding="ascii") as table:
+            with open(f"{base}/{name}", encoding="ascii") as table:
                 rows.extend(parse_table(table.read()))
         except FileNotFoundError:
             continue  # no IPv6 in this kernel or namespace
+        except OSError:
+            continue  # the process is gone
     return rows
 
 
@@ -148,25 +152,24 @@ def socket_inodes(pids: Iterable[int]) -> set[int]:
 
 
 def sockets_of(pids: Iterable[int]) -> list[SocketRow]:
-    """The TCP rows that belong to the given processes (not TIME_WAIT: those have no owner)."""
+    """The TCP rows that belong to the given processes, read in their own network namespace
+    (not TIME_WAIT rows: those belong to no process)."""
+    pids = list(pids)
+    if not pids:
+        return []
     inodes = socket_inodes(pids)
-    return [row for row in read_table() if row.inode in inodes and row.inode != 0]
+    return [row for row in read_table(pids[0]) if row.inode in inodes and row.inode != 0]
 
 
-def rows_on_port(port: int, state: TcpState | None = None) -> list[SocketRow]:
+def rows_on_port(port: int, state: TcpState | None = None,
+                 namespace_pid: int | None = None) -> list[SocketRow]:
     """Rows whose local port is ``port`` (optionally in one state)."""
-    return [row for row in read_table()
+    return [row for row in read_table(namespace_pid)
             if row.local_port == port and (state is None or row.state == state)]
 
 
-def is_listening(port: int) -> bool:
-    return bool(rows_on_port(port, TcpState.LISTEN))
-
-
-def connection_rows(local_port: int, remote_port: int) -> list[SocketRow]:
-    """Rows of one connection seen from one end (local port, remote port)."""
-    return [row for row in read_table()
-            if row.local_port == local_port and row.remote_port == remote_port]
+def is_listening(port: int, namespace_pid: int | None = None) -> bool:
+    return bool(rows_on_port(port, TcpState.LISTEN, namespace_pid))
 
 
 def ephemeral_port_range() -> tuple[int, int]:
@@ -179,13 +182,9 @@ def ephemeral_port_range() -> tuple[int, int]:
         return 32768, 60999
 
 
-def wait_for_rows(select: Callable[[], list[SocketRow]], timeout: float) -> list[SocketRow]:
-    """Poll ``select`` until it returns rows or ``timeout`` passes; returns the last result."""
-    return wait_until(select, timeout) or []
-
-
 def wait_for_listen(port: int, timeout: float,
-                    still_running: Callable[[], bool] = lambda: True) -> bool:
+                    still_running: Callable[[], bool] = lambda: True,
+                    namespace_pid: int | None = None) -> bool:
     """Wait until something listens on ``port``; give up early once the program has ended."""
-    wait_until(lambda: is_listening(port) or not still_running(), timeout)
-    return is_listening(port)
+    wait_until(lambda: is_listening(port, namespace_pid) or not still_running(), timeout)
+    return is_listening(port, namespace_pid)

@@ -253,9 +253,13 @@ class PeerServer:
 
 
 def connect(port: int, timeout: float = 5.0, log_name: str = "connection",
-            host: str = LOOPBACK) -> PeerConnection | None:
-    """Connect to the program; None if refused or nothing answered in time."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            host: str = LOOPBACK, make_socket: Callable[[], socket.socket] | None = None
+            ) -> PeerConnection | None:
+    """Connect to the program; None if refused or nothing answered in time.
+
+    ``make_socket`` makes the socket elsewhere, for example inside a network namespace.
+    """
+    sock = make_socket() if make_socket else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect((host, port))

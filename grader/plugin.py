@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from . import kernel, peers
+from .netns import NetworkUnavailable, open_network
 from .program import StudentProgram
 from .submission import copy_submission
 from .verdict import CheckFailed, CheckInfo, CheckNotRun, CheckResult, Message, session_language
@@ -129,9 +130,11 @@ def run_program(request: pytest.FixtureRequest, submission: Submission):
     started: list[StudentProgram] = []
     evidence = request.node.stash.setdefault(EVIDENCE_KEY, [])
 
-    def start(name: str, args: tuple | list = (), answers: tuple | list = ()) -> StudentProgram:
+    def start(name: str, args: tuple | list = (), answers: tuple | list = (),
+              network=None) -> StudentProgram:
         program = StudentProgram(submission.program(name), args=list(args),
-                                 answers=list(answers), workdir=submission.folder).start()
+                                 answers=list(answers), workdir=submission.folder,
+                                 launcher=network.launcher() if network else None).start()
         started.append(program)
         evidence.append(program)
         return program
@@ -162,10 +165,11 @@ def connect(request: pytest.FixtureRequest):
     connections: list[peers.PeerConnection] = []
     evidence = request.node.stash.setdefault(EVIDENCE_KEY, [])
 
-    def make(port: int, timeout: float = 5.0, name: str | None = None
+    def make(port: int, timeout: float = 5.0, name: str | None = None, network=None
              ) -> peers.PeerConnection | None:
         connection = peers.connect(port, timeout,
-                                   log_name=name or f"client {len(connections) + 1}")
+                                   log_name=name or f"client {len(connections) + 1}",
+                                   make_socket=network.socket if network else None)
         if connection is not None:
             connections.append(connection)
             evidence.append(connection)
@@ -174,6 +178,22 @@ def connect(request: pytest.FixtureRequest):
     yield make
     for connection in connections:
         connection.close()
+
+
+@pytest.fixture
+def network(lang: str):
+    """A network of the grader's own where packets can be dropped (see ``grader.netns``).
+    Where none can be made, the check is reported as not run."""
+    try:
+        isolated = open_network()
+    except NetworkUnavailable as error:
+        raise CheckNotRun(Message(
+            f"not run: this check needs a network where the grader can drop packets, and "
+            f"none could be made here ({error}). Grade with --runner docker to run it.",
+            f"未运行：这一项需要一个评分程序可以丢弃数据包的网络，但这里无法创建（{error}）。"
+            f"请用 --runner docker 评分以运行它。")) from error
+    yield isolated
+    isolated.close()
 
 
 @pytest.fixture

@@ -61,6 +61,11 @@ def _apply_limits(limits: Limits, student_uid: int | None) -> None:
             resource.setrlimit(name, (value, value))
         except (ValueError, OSError):
             pass
+    try:  # if memory runs out, the student's process goes first, never the grader
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as oom:
+            oom.write("1000")
+    except OSError:
+        pass
     if student_uid is not None:  # docker runner: the student runs under its own uid
         os.setgroups([])
         os.setgid(student_uid)
@@ -101,8 +106,10 @@ class StudentProgram:
 
     def __init__(self, script: Path, args: list[str] | None = None,
                  answers: list[str] | None = None, workdir: Path | None = None,
-                 limits: Limits = Limits(), output_cap: int = OUTPUT_CAP) -> None:
+                 limits: Limits = Limits(), output_cap: int = OUTPUT_CAP,
+                 launcher: list[str] | None = None) -> None:
         self.script = Path(script)
+        self.launcher = list(launcher or [])  # a command prefix, e.g. nsenter into a namespace
         self.args = [str(arg) for arg in (args or [])]
         self.answers = list(answers or [])
         self.workdir = Path(workdir or self.script.parent)
@@ -134,8 +141,9 @@ class StudentProgram:
         }
         if os.environ.get(SESSION_MARKER):
             env[SESSION_MARKER] = os.environ[SESSION_MARKER]
+        command = [*self.launcher, sys.executable, self.script.name, *self.args]
         self._child = pexpect.spawn(
-            sys.executable, [self.script.name, *self.args], cwd=str(self.workdir), env=env,
+            command[0], command[1:], cwd=str(self.workdir), env=env,
             echo=True, dimensions=(24, 200),
             preexec_fn=lambda: _apply_limits(self.limits, student_uid))
         # We reap the child ourselves (``_poll_exit``); pexpect must not sleep or wait on close.

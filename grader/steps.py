@@ -27,10 +27,13 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def start_server(run_program, program: str, port: int) -> StudentProgram:
-    """Start a server on ``port`` and wait for its LISTEN row (never by connecting to it)."""
-    server = run_program(program, args=[str(port)])
-    if not kernel.wait_for_listen(port, LISTEN_TIMEOUT, server.running):
+def start_server(run_program, program: str, port: int, network=None) -> StudentProgram:
+    """Start a server on ``port`` and wait for its LISTEN row (never by connecting to it).
+
+    With ``network`` (``grader.netns``) the server runs inside that network."""
+    server = run_program(program, args=[str(port)], network=network)
+    namespace_pid = network.namespace_pid if network else None
+    if not kernel.wait_for_listen(port, LISTEN_TIMEOUT, server.running, namespace_pid):
         if not server.running():
             fail(f"{program} ended ({server.exit_description()}) before it listened on port "
                  f"{port}. A server takes its port from the first argument: "
@@ -125,8 +128,8 @@ def expect_echo(connection, data: bytes, timeout: float = 3.0, who: str = "the c
          f"原样发回收到的每个字节（第 4.4 节）。")
 
 
-def connect_or_fail(connect, port: int, name: str | None = None):
-    connection = connect(port, name=name)
+def connect_or_fail(connect, port: int, name: str | None = None, network=None):
+    connection = connect(port, name=name, network=network)
     expect(connection is not None,
            f"the grader could not connect to your server on port {port} (refused or no answer "
            f"within 5 s).",
