@@ -68,8 +68,13 @@ class Exercise:
 def _check_marker(function: ast.FunctionDef) -> dict | None:
     for decorator in function.decorator_list:
         if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith("mark.check"):
-            return {keyword.arg: ast.literal_eval(keyword.value)
-                    for keyword in decorator.keywords if keyword.arg}
+            try:
+                return {keyword.arg: ast.literal_eval(keyword.value)
+                        for keyword in decorator.keywords if keyword.arg}
+            except ValueError as error:
+                raise CatalogueError(
+                    f"{function.name}: the arguments of @pytest.mark.check must be literals "
+                    f"(line {decorator.lineno})") from error
     return None
 
 

@@ -92,6 +92,16 @@ class Silence(Event):
         return f"nothing from the program for {self.waited:.1f} s"
 
 
+@dataclass(frozen=True)
+class Note(Event):
+    """Something the grader did that is not on the wire (dropping packets, a signal)."""
+
+    text: str
+
+    def describe(self) -> str:
+        return self.text
+
+
 def preview(data: bytes) -> str:
     """A short, escaped view of some bytes, safe to print in any report (``repr`` escapes
     control characters such as ANSI escapes; Chinese text stays readable)."""

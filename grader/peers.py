@@ -269,3 +269,26 @@ def connect(port: int, timeout: float = 5.0, log_name: str = "connection",
     log = WireLog(name=log_name)
     log.add(events.Connected, local=sock.getsockname(), remote=sock.getpeername(), accepted=False)
     return PeerConnection(sock, log)
+
+
+def reset_seen(connection: PeerConnection) -> bool:
+    """True once the program has reset the connection, also when the RST came after its FIN.
+
+    After the program's FIN, ``recv`` only ever returns ``b''``, so an RST that follows (the
+    program had closed its socket, then data from the grader reached it) shows only as the
+    socket's pending error: ``EPIPE`` while the grader's side is in CLOSE_WAIT,
+    ``ECONNRESET`` otherwise. Reading that error clears it, so the reset is kept in the log
+    (``ResetReceived``) and in ``connection.ended``.
+    """
+    if connection.ended == "reset":
+        return True
+    if connection.sock.fileno() == -1:
+        return False
+    try:
+        error = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    except OSError:
+        return False
+    if error in (errno.ECONNRESET, errno.EPIPE):
+        connection._mark_reset()
+        return True
+    return False

@@ -305,7 +305,10 @@ class StudentProgram:
                 answer = self.answers[len(self.answers_given)]
                 read_before_answer = procinfo.chars_read(child.pid)
                 self.answers_given.append(answer)
-                child.sendline(answer.encode("utf-8"))
+                try:
+                    child.sendline(answer.encode("utf-8"))
+                except OSError:
+                    break  # the terminal closed under us: the program has ended
             else:
                 self.unanswered_question = True
 

@@ -8,8 +8,8 @@ What an instructor uses for untrusted submissions. The container:
   it is killed; the checks it reported by then are kept, the others failed with the reason;
 - has a read-only root filesystem and a size-limited tmpfs for scratch space;
 - drops every capability but those the grader needs to run the student's program under its
-  own unprivileged uid and to watch it (SETUID, SETGID, KILL, SYS_PTRACE), with
-  ``no-new-privileges``;
+  own unprivileged uid, to watch it and to drop packets on its own loopback (SETUID, SETGID,
+  KILL, SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN), with ``no-new-privileges``; the student's uid has none;
 - holds the checks in a folder only root can read, and receives the submission read-only
   and the results folder writable by root only, so the student's program (uid 2000) can
   neither read the checks nor write or replace the results, nor signal the grader.
@@ -34,7 +34,11 @@ LABEL = "tcp-grader"
 STUDENT_UID = 2000
 EXERCISES_IN_IMAGE = "/opt/grader/exercises"
 LOG_CAP = 20_000
-CAPABILITIES = ["SETUID", "SETGID", "KILL", "SYS_PTRACE"]
+# SETUID/SETGID: run the student's program as its own uid; KILL: stop it; SYS_PTRACE and
+# DAC_READ_SEARCH: read its /proc entries (sockets, fds, waiting at input()), which are
+# another uid's; NET_ADMIN: drop a vanished client's packets in the container's own network
+# namespace, which holds nothing but loopback.
+CAPABILITIES = ["SETUID", "SETGID", "KILL", "SYS_PTRACE", "DAC_READ_SEARCH", "NET_ADMIN"]
 
 
 def client():
@@ -73,7 +77,8 @@ def container_options(request: GradeRequest, image: str, work: Path, token: str)
         cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"],
         environment={"GRADER_STUDENT_UID": str(STUDENT_UID), "GRADER_SESSION": token,
-                     "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"},
+                     "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+                     "GRADER_NETNS": "container"},
         labels={LABEL: "1", f"{LABEL}.session": token,
                 f"{LABEL}.exercise": request.exercise.exercise_id},
         ulimits=[{"name": "nofile", "soft": 4096, "hard": 4096},

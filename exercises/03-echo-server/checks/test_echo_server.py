@@ -171,8 +171,8 @@ def test_idle_without_spinning(run_program, connect, free_port):
 
 
 @pytest.mark.check(points=1, lesson="4.4 note 9", program="echo_server.py",
-                   title=f"No file descriptor leak over {CLIENTS_FOR_LEAK} clients",
-                   title_zh=f"{CLIENTS_FOR_LEAK} 个客户端后没有文件描述符泄漏")
+                   title="No file descriptor leak over 50 clients",
+                   title_zh="50 个客户端后没有文件描述符泄漏")
 def test_no_fd_leak(run_program, connect, free_port):
     server = serve(run_program, free_port)
     one_client(connect, free_port, "warm-up client")

@@ -1,0 +1,42 @@
+# FAULT: for an ASCII message it prints only the message's length, not the message (Chinese messages are printed).
+import signal
+import socket
+import sys
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7788
+    signal.signal(signal.SIGTERM, stop)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        server.bind(("", port))
+        server.listen(128)
+        print(f"Listening on port {port}")
+        client, address = server.accept()
+        with client:
+            data = client.recv(1024)
+            if not data:
+                print("client disconnected without sending anything")
+            else:
+                text = data.decode("utf-8", errors="replace")
+                if text.isascii():
+                    print(f"Received {len(data)} bytes")
+                else:
+                    print("Received:", text)
+                client.sendall("thank you !".encode("utf-8"))
+    except KeyboardInterrupt:
+        print("Stopped")
+    except ConnectionError as error:
+        print(f"Connection error: {error}")
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+# FAULT: does not set SO_REUSEADDR, so a second run right after the first cannot bind the port while the old connection is in TIME_WAIT.
+import signal
+import socket
+import sys
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7788
+    signal.signal(signal.SIGTERM, stop)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        server.bind(("", port))
+        server.listen(128)
+        print(f"Listening on port {port}")
+        client, address = server.accept()
+        with client:
+            data = client.recv(1024)
+            if not data:
+                print("client disconnected without sending anything")
+            else:
+                print("Received:", data.decode("utf-8", errors="replace"))
+                client.sendall("thank you !".encode("utf-8"))
+    except KeyboardInterrupt:
+        print("Stopped")
+    except ConnectionError as error:
+        print(f"Connection error: {error}")
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
