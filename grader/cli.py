@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_grading_options(check)
     check.add_argument("--json", metavar="FILE", help="write Gradescope-format results here")
     check.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    batch = commands.add_parser("batch", help="grade a class: one subfolder (or zip) per student")
+    batch.add_argument("exercise")
+    batch.add_argument("submissions", help="folder with one subfolder per student, or a zip")
+    batch.add_argument("--out", required=True, metavar="DIR", help="where results go")
+    batch.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                       help="students graded at once (default: the number of cores)")
+    batch.add_argument("--force", action="store_true", help="regrade students already graded")
+    add_grading_options(batch, runner="docker")
+    bundle = commands.add_parser("gradescope", help="build a Gradescope autograder bundle")
+    bundle.add_argument("exercise")
+    bundle.add_argument("--out", default="autograder.zip", metavar="ZIP")
     return parser
 
 
@@ -132,14 +144,47 @@ def exit_status(document: dict) -> int:
     return EXIT_PASSED if document["score"] >= document["max_score"] else EXIT_LOST_POINTS
 
 
+def run_batch(args: argparse.Namespace, root: Path) -> int:
+    from .batch import Batch, BatchOptions
+    exercise = get_exercise(root, args.exercise)
+    if args.runner == "docker":
+        from .runners.docker import client
+        client()  # fail early, with the message below, if the engine cannot be reached
+    options = BatchOptions(runner=args.runner, jobs=max(1, args.jobs), force=args.force,
+                           timeout=args.timeout, lang=args.lang, image=args.image)
+    status = Batch(exercise, Path(args.submissions), Path(args.out), options).run()
+    if status in (0, 130):
+        print(f"grader batch: results in {args.out}/ (grades.csv, report.html, "
+              f"<student>/results.json)")
+    return status
+
+
+def run_gradescope(args: argparse.Namespace, root: Path) -> int:
+    from .gradescope import build_bundle
+    exercise = get_exercise(root, args.exercise)
+    build_bundle(exercise, Path(args.out))
+    print(f"grader: wrote {args.out} (upload it as the autograder of {exercise.exercise_id})")
+    return EXIT_PASSED
+
+
+def _terminate(signum, _frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so every ``finally`` runs (containers are removed)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         root = find_exercises_root(args.exercises)
         if args.command == "list":
             return run_list(root)
         if args.command == "check":
             return run_check(args, root)
+        if args.command == "batch":
+            return run_batch(args, root)
+        if args.command == "gradescope":
+            return run_gradescope(args, root)
     except CatalogueError as error:
         print(f"grader: {error}", file=sys.stderr)
         return EXIT_NOT_GRADED
@@ -149,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
               f"knowingly: --runner local (the submission's code then runs unconfined).",
               file=sys.stderr)
         return EXIT_NOT_GRADED
+    except KeyboardInterrupt:
+        print("grader: interrupted; nothing was left running", file=sys.stderr)
+        return 130
     return EXIT_NOT_GRADED
 
 

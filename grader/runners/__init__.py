@@ -45,6 +45,7 @@ def complete(document: dict | None, exercise: Exercise, reason: str,
     missing = [CheckResult(info, "failed", 0.0, feedback=reason)
                for info in exercise.checks() if info.check_id not in reported]
     if missing:
+        document["grading_error"] = reason.splitlines()[0] if reason else "incomplete session"
         extra = results_document(missing, 0.0)["tests"]
         for number, test in enumerate(extra, len(document["tests"]) + 1):
             test["number"] = str(number)

@@ -55,7 +55,8 @@ def client():
     return engine
 
 
-def container_options(request: GradeRequest, image: str, work: Path, token: str) -> dict:
+def container_options(request: GradeRequest, image: str, work: Path, token: str,
+                      labels: dict | None = None) -> dict:
     """Everything ``containers.run`` is given: the hardening lives in this one place."""
     exercise_folder = f"{EXERCISES_IN_IMAGE}/{request.exercise.exercise_id}"
     return dict(
@@ -80,7 +81,7 @@ def container_options(request: GradeRequest, image: str, work: Path, token: str)
                      "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
                      "GRADER_NETNS": "container"},
         labels={LABEL: "1", f"{LABEL}.session": token,
-                f"{LABEL}.exercise": request.exercise.exercise_id},
+                f"{LABEL}.exercise": request.exercise.exercise_id, **(labels or {})},
         ulimits=[{"name": "nofile", "soft": 4096, "hard": 4096},
                  {"name": "core", "soft": 0, "hard": 0}],
         working_dir="/tmp",
@@ -88,10 +89,21 @@ def container_options(request: GradeRequest, image: str, work: Path, token: str)
     )
 
 
-def grade(request: GradeRequest, image: str = "tcp-grader:latest") -> dict:
+_ACTIVE: set[str] = set()  # sessions running now (for cancel_all)
+
+
+def cancel_all() -> None:
+    """Remove the containers of every session this process is running."""
+    for token in list(_ACTIVE):
+        remove_stale(session=token)
+
+
+def grade(request: GradeRequest, image: str = "tcp-grader:latest",
+          labels: dict | None = None) -> dict:
     engine = client()
     started = time.monotonic()
     token = uuid.uuid4().hex
+    _ACTIVE.add(token)
     work = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     container = None
     reason = ""
@@ -99,7 +111,8 @@ def grade(request: GradeRequest, image: str = "tcp-grader:latest") -> dict:
         (work / "results").mkdir(mode=0o700)
         notes = copy_submission(request.submission, work / "submission")
         (work / "submission").chmod(0o755)
-        container = engine.containers.run(**container_options(request, image, work, token))
+        container = engine.containers.run(**container_options(request, image, work, token,
+                                                              labels))
         reason = _wait(container, request.timeout)
         document = read_results(work / "results" / "results.json")
         if notes and document:
@@ -108,9 +121,13 @@ def grade(request: GradeRequest, image: str = "tcp-grader:latest") -> dict:
                         "this check was not reported by the grading session",
                         time.monotonic() - started)
     finally:
-        if container is not None:
-            _remove(container)
+        # By label, not only by handle: an interruption may come between the container's
+        # creation and the moment ``run`` returns it.
+        for leftover in [container] if container is not None else []:
+            _remove(leftover)
+        remove_stale(engine, session=token)
         shutil.rmtree(work, ignore_errors=True)
+        _ACTIVE.discard(token)
 
 
 def _wait(container, timeout: float) -> str:
@@ -138,10 +155,20 @@ def _remove(container) -> None:
         pass  # already gone; remove_stale catches anything left
 
 
-def remove_stale(engine=None) -> int:
-    """Remove every container with our label (left by a grader that was killed)."""
+def remove_stale(engine=None, session: str | None = None) -> int:
+    """Remove every container with our label (left by a grader that was killed), or only
+    those of one grading session."""
     engine = engine or client()
-    stale = engine.containers.list(all=True, filters={"label": LABEL})
+    label = f"{LABEL}.session={session}" if session else LABEL
+    return remove_labelled(engine, label)
+
+
+def remove_labelled(engine, label: str) -> int:
+    """Remove every container carrying ``label`` (``key`` or ``key=value``)."""
+    try:
+        stale = engine.containers.list(all=True, filters={"label": label})
+    except Exception:
+        return 0  # the engine went away; nothing more can be done from here
     for container in stale:
         _remove(container)
     return len(stale)

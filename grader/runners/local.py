@@ -21,6 +21,7 @@ from ..program import SESSION_MARKER, kill_session
 from . import GradeRequest, complete, read_results
 
 LOG_TAIL = 2000
+_ACTIVE: dict[str, subprocess.Popen] = {}  # sessions running now, by token (for cancel_all)
 
 
 def grade(request: GradeRequest) -> dict:
@@ -40,6 +41,7 @@ def grade(request: GradeRequest) -> dict:
             session = subprocess.Popen(command, cwd=work, env=env, stdout=log,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True)
+            _ACTIVE[token] = session
             try:
                 session.wait(timeout=request.timeout)
             except subprocess.TimeoutExpired:
@@ -48,12 +50,20 @@ def grade(request: GradeRequest) -> dict:
             finally:
                 _stop(session)
                 kill_session(token)
+                _ACTIVE.pop(token, None)
         if not reason and session.returncode not in (0, 1):
             tail = log_path.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace")
             reason = f"the grading session ended abnormally ({session.returncode}):\n{tail}"
         return complete(read_results(results), request.exercise, reason or
                         "this check was not reported by the grading session",
                         time.monotonic() - started)
+
+
+def cancel_all() -> None:
+    """Stop every session this process is running (a batch being interrupted)."""
+    for token, session in list(_ACTIVE.items()):
+        _stop(session)
+        kill_session(token)
 
 
 def _stop(session: subprocess.Popen) -> None:
