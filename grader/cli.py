@@ -10,6 +10,7 @@ graded (unknown exercise, unreadable folder). A missing program is graded, not a
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
 import signal
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", nargs="?", help="folder with the programs")
     check.add_argument("--all", metavar="KIT_DIR", dest="kit",
                        help="grade every exercise, each from KIT_DIR/<exercise id>/")
+    check.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                       help="with --all: exercises graded at once (default: the cores)")
     add_grading_options(check)
     check.add_argument("--json", metavar="FILE", help="write Gradescope-format results here")
     check.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
@@ -103,11 +106,18 @@ def run_kit(args: argparse.Namespace, root: Path, kit: Path) -> int:
     if not readable_folder(kit):
         print(f"grader: cannot read the folder {kit}", file=sys.stderr)
         return EXIT_NOT_GRADED
-    documents = {}
-    for exercise in all_exercises(root):
-        documents[exercise.exercise_id] = grade_and_print(args, exercise,
-                                                          kit / exercise.exercise_id)
-        print()
+    exercises = all_exercises(root)
+    # Exercises are graded side by side (each session uses its own ports); the tables are
+    # printed in catalogue order as they come.
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(grade, args, exercise, kit / exercise.exercise_id)
+                   for exercise in exercises]
+        documents = {}
+        for exercise, future in zip(exercises, futures):
+            documents[exercise.exercise_id] = future.result()
+            print_table(args, exercise, kit / exercise.exercise_id,
+                        documents[exercise.exercise_id])
+            print()
     total = sum(document["score"] for document in documents.values())
     possible = sum(document["max_score"] for document in documents.values())
     for exercise_id, document in documents.items():
@@ -125,11 +135,15 @@ def readable_folder(folder: Path) -> bool:
 
 def grade_and_print(args: argparse.Namespace, exercise, submission: Path) -> dict:
     document = grade(args, exercise, submission)
+    print_table(args, exercise, submission, document)
+    return document
+
+
+def print_table(args: argparse.Namespace, exercise, submission: Path, document: dict) -> None:
     lang = session_language(args.lang)
     title = exercise.title_zh if lang == "zh" else exercise.title
     print(report.format_table(document, f"{exercise.exercise_id}: {title}  [{submission}]", lang),
-          end="")
-    return document
+          end="", flush=True)
 
 
 def write_outputs(args: argparse.Namespace, document: dict, suite: str) -> None:

@@ -50,8 +50,19 @@ class Limits:
     open_files: int = 1024
 
 
+# In the container the grader and the student's processes share one CPU: a student who runs
+# many busy processes must not starve the grader of the time to observe, judge and clean up.
+STUDENT_NICE = 19
+
+
 def _apply_limits(limits: Limits, student_uid: int | None) -> None:
     """Runs in the child between fork and exec."""
+    # A grader started in the background (``cmd &``) ignores SIGINT, and ignored signals are
+    # inherited: the student's program must get the default dispositions a terminal gives.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGPIPE,
+                   signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     for name, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
                         (resource.RLIMIT_AS, limits.address_space),
                         (resource.RLIMIT_FSIZE, limits.file_size),
@@ -67,12 +78,26 @@ def _apply_limits(limits: Limits, student_uid: int | None) -> None:
     except OSError:
         pass
     if student_uid is not None:  # docker runner: the student runs under its own uid
+        try:  # and at the lowest priority: however many processes it makes, the grader (its
+            os.setpriority(os.PRIO_PROCESS, 0, STUDENT_NICE)  # peer and judge) keeps the CPU
+        except OSError:
+            pass
         os.setgroups([])
         os.setgid(student_uid)
         os.setuid(student_uid)
 
 
 SESSION_MARKER = "GRADER_SESSION"
+STUDENT_UID_VARIABLE = "GRADER_STUDENT_UID"
+
+
+def student_uid() -> int | None:
+    """The uid the student's programs run under: set by the docker runner, where the grader
+    is root. None elsewhere (the local runner runs them as the grader's own user)."""
+    uid = os.environ.get(STUDENT_UID_VARIABLE)
+    if not uid or os.geteuid() != 0 or int(uid) in (0, os.getuid()):
+        return None
+    return int(uid)
 
 
 def kill_all(find: Callable[[], set[int]], rounds: int = 100) -> None:
@@ -91,6 +116,20 @@ def kill_all(find: Callable[[], set[int]], rounds: int = 100) -> None:
                 except (ProcessLookupError, PermissionError):
                     pass
         time.sleep(0.005)
+
+
+def kill_student_processes() -> None:
+    """Kill every process of the student's uid (docker runner), at the end of each check.
+
+    The tree, session and marker of a run can all be shed: a daemon that forks twice, calls
+    setsid() and re-executes itself with an empty environment has none of them. Its uid it
+    cannot shed (no capabilities, no-new-privileges), and in the container nothing else runs
+    under that uid."""
+    uid = student_uid()
+    if uid is None:
+        return
+    kill_all(lambda: {pid for pid in procinfo.all_pids()
+                      if uid in procinfo.uids(pid) and procinfo.is_alive(pid)})
 
 
 def kill_session(token: str) -> None:
@@ -131,8 +170,7 @@ class StudentProgram:
     # -- life cycle ----------------------------------------------------------------
 
     def start(self) -> "StudentProgram":
-        uid = os.environ.get("GRADER_STUDENT_UID")
-        student_uid = int(uid) if uid and os.geteuid() == 0 else None
+        run_as = student_uid()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb",
@@ -145,7 +183,7 @@ class StudentProgram:
         self._child = pexpect.spawn(
             command[0], command[1:], cwd=str(self.workdir), env=env,
             echo=True, dimensions=(24, 200),
-            preexec_fn=lambda: _apply_limits(self.limits, student_uid))
+            preexec_fn=lambda: _apply_limits(self.limits, run_as))
         # We reap the child ourselves (``_poll_exit``); pexpect must not sleep or wait on close.
         self._child.ptyproc.delayafterclose = 0
         self._child.ptyproc.delayafterterminate = 0

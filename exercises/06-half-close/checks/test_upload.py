@@ -18,7 +18,7 @@ from grader.events import preview
 from grader.kernel import TcpState
 from grader.steps import connect_or_fail, expect_clean_stop, squash, start_server
 from grader.verdict import expect, fail
-from grader.waiting import wait_until
+from grader.waiting import Deadline, wait_until
 
 CLIENT = "upload_client.py"
 SERVER = "upload_server.py"
@@ -63,6 +63,11 @@ def connection_rows(local_port: int, remote_port: int) -> list[kernel.SocketRow]
             if row.local_port == local_port and row.remote_port == remote_port]
 
 
+def show(line: bytes) -> str:
+    """A reply line in full (it is short), escaped; a long one shortened."""
+    return preview(line) if len(line) > 120 else repr(line.decode("utf-8", errors="backslashreplace"))
+
+
 def common_prefix(a: bytes, b: bytes) -> int:
     return next((index for index, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
@@ -84,6 +89,7 @@ class ClientRun:
         self.received = b""
         self.ending = ""  # how the upload ended: "eof", "reset" or "timeout"
         self.side_at_eof = ("", "")  # the client's socket when its FIN arrived, en / zh
+        self.state_without_fin = ""  # its state when the grader gave up waiting for the FIN
         self.reply = b""
         self.replied_at: float | None = None  # monotonic time the reply was sent
         self.reset_after_reply = False
@@ -115,9 +121,20 @@ class ClientRun:
         self.received = first.data + rest.data
         self.ending = rest.ending
         if self.ending == "eof":
+            pause = Deadline(delay)
             self.side_at_eof = self._client_side()
             if delay:
-                time.sleep(delay)  # the pause is what is tested: a reply that comes late
+                # The pause is what is tested (a reply that comes late); watch the client
+                # meanwhile, so that an exit during the pause is seen when it happens.
+                self.program.wait_exit(pause.left())
+                time.sleep(pause.left())
+        if self.ending == "timeout":
+            rows = connection_rows(connection.remote_port, connection.local_port)
+            self.state_without_fin = rows[0].state.name if rows else ""
+        if self.ending in ("eof", "timeout"):
+            # Without the client's FIN a real server would never reply; the grader replies
+            # anyway, so that the checks of the end (exit status) judge only the end.
+            self.program.running()  # notice an exit that came before the reply
             self.reply = reply_for(self.received)
             self.replied_at = time.monotonic()
             connection.send(self.reply)
@@ -145,26 +162,31 @@ class ClientRun:
         def rows() -> list[kernel.SocketRow]:
             return connection_rows(self.connection.remote_port, self.connection.local_port)
 
-        # Its FIN may wait a moment for the grader's ACK (FIN_WAIT1 before FIN_WAIT2).
-        wait_until(lambda: all(row.state != TcpState.FIN_WAIT1 for row in rows()), 0.3)
+        # FIN_WAIT1 until the grader's (delayed) ACK of the FIN, FIN_WAIT2 after it: both
+        # mean the same here, the client sent its FIN; what matters is who still holds it.
         found = rows()
+        eof = first_event_at(self.connection, events.EndOfStream) or 0.0
+        when = f"{self.connection.log.now() - eof:.2f} s after the FIN"
+        when_zh = f"FIN 之后 {self.connection.log.now() - eof:.2f} 秒"
         ended = "" if self.program.running() else \
             f"; your client had already ended ({self.program.exit_description()})"
         ended_zh = "" if self.program.running() else \
             f"；客户端已经结束了（{self.program.exit_description()}）"
         if not found:
-            return (f"no socket of your client was left on this connection{ended}",
-                    f"这个连接上已经没有客户端的套接字了{ended_zh}")
+            return (f"{when}, no socket of your client was left on this "
+                    f"connection{ended}",
+                    f"{when_zh}，这个连接上已经没有客户端的套接字了{ended_zh}")
         row = found[0]
         held = row.inode != 0 and row.inode in kernel.socket_inodes(self.program.members())
         if held:
-            return (f"your client's socket was in {row.state.name} and still open in your "
-                    f"program (a half-close: it could still receive){ended}",
-                    f"客户端的套接字处于 {row.state.name}，并且仍在程序中打开"
+            return (f"{when}, your client's socket was in {row.state.name} and "
+                    f"still open in your program (a half-close: it could still receive){ended}",
+                    f"{when_zh}，客户端的套接字处于 {row.state.name}，并且仍在程序中打开"
                     f"（半关闭：还能接收）{ended_zh}")
-        return (f"your client's socket was in {row.state.name} but no longer open in any "
-                f"process: your program had already closed it{ended}",
-                f"客户端的套接字处于 {row.state.name}，但已经不属于任何进程：程序已经把它关闭了{ended_zh}")
+        return (f"{when}, your client's socket was in {row.state.name} but no "
+                f"longer open in any process: your program had already closed it{ended}",
+                f"{when_zh}，客户端的套接字处于 {row.state.name}，但已经不属于任何进程："
+                f"程序已经把它关闭了{ended_zh}")
 
     def ended_before_reply(self) -> bool:
         ended = self.program.ended_at
@@ -191,9 +213,9 @@ def expect_end_of_stream(run: ClientRun) -> None:
              f"它发出 FIN，同时保留接收方向（第 4.5 节，四次挥手）。带着未读数据关闭或把 "
              f"SO_LINGER 设为 0 会产生 RST。")
     if run.ending != "eof":
-        rows = connection_rows(run.connection.remote_port, run.connection.local_port)
-        state = f" (its socket was in {rows[0].state.name})" if rows else ""
-        state_zh = f"（它的套接字处于 {rows[0].state.name}）" if rows else ""
+        known = run.state_without_fin
+        state = f" (its socket was in {known})" if known else ""
+        state_zh = f"（它的套接字处于 {known}）" if known else ""
         fail(f"your client sent {count} bytes, then nothing more and no FIN for "
              f"{EOF_TIMEOUT:.0f} s{state}: it never ended its upload. The server replies only "
              f"after the end of stream (its recv() returns b''), so a client that waits for "
@@ -251,34 +273,34 @@ def test_client_half_closes(run_program, peer_server, submission):
     side, side_zh = run.side_at_eof
     if run.reset_after_reply:
         fail(f"the grader saw your client's FIN after {len(run.received)} bytes and sent the "
-             f"reply {preview(run.reply)} at once; your client's end answered with RST: its "
-             f"socket was closed, so the reply was thrown away. When the FIN arrived, {side}. "
+             f"reply {show(run.reply)} at once; your client's end answered with RST: its "
+             f"socket was closed, so the reply was thrown away. {side}. "
              f"close() ends both directions; shutdown(socket.SHUT_WR) sends the FIN but keeps "
              f"the receiving side open (FIN_WAIT2), so the reply can still be read (lesson 4.5, "
              f"the four-way close).",
              f"评分程序在 {len(run.received)} 个字节之后看到了客户端的 FIN，并立即发送回复 "
-             f"{preview(run.reply)}；客户端一端用 RST 作答：它的套接字已经关闭，回复被丢弃了。"
-             f"FIN 到达时，{side_zh}。close() 同时关闭两个方向；shutdown(socket.SHUT_WR) 发出 "
+             f"{show(run.reply)}；客户端一端用 RST 作答：它的套接字已经关闭，回复被丢弃了。"
+             f"{side_zh}。close() 同时关闭两个方向；shutdown(socket.SHUT_WR) 发出 "
              f"FIN 但保留接收方向（FIN_WAIT2），所以还能读到回复（第 4.5 节，四次挥手）。")
     if not run.printed:
         program = run.program
         if run.ended_before_reply():
-            fail(f"the grader saw your client's FIN and sent the reply {preview(run.reply)} at "
+            fail(f"the grader saw your client's FIN and sent the reply {show(run.reply)} at "
                  f"once, but your client had already ended ({program.exit_description()}), so "
-                 f"it never received it. When the FIN arrived, {side}. After shutdown(SHUT_WR) "
+                 f"it never received it. {side}. After shutdown(SHUT_WR) "
                  f"keep reading with recv() until it returns b'' (the server closed), then "
                  f"print the reply (lesson 4.5).",
-                 f"评分程序看到客户端的 FIN 后立即发送了回复 {preview(run.reply)}，但客户端已经结束"
-                 f"（{program.exit_description()}），没有收到回复。FIN 到达时，{side_zh}。"
+                 f"评分程序看到客户端的 FIN 后立即发送了回复 {show(run.reply)}，但客户端已经结束"
+                 f"（{program.exit_description()}），没有收到回复。{side_zh}。"
                  f"shutdown(SHUT_WR) 之后要继续 recv()，直到返回 b''（服务器已关闭），再打印回复"
                  f"（第 4.5 节）。")
-        fail(f"the grader saw your client's FIN, sent the reply {preview(run.reply)} at once "
+        fail(f"the grader saw your client's FIN, sent the reply {show(run.reply)} at once "
              f"and closed; your client did not print the reply within {PRINT_TIMEOUT:.0f} s "
-             f"({program.exit_description()}). When the FIN arrived, {side}. After "
+             f"({program.exit_description()}). {side}. After "
              f"shutdown(SHUT_WR), read with recv() until it returns b'', then print what came "
              f"(lesson 4.5).",
-             f"评分程序看到客户端的 FIN 后立即发送回复 {preview(run.reply)} 并关闭；客户端在 "
-             f"{PRINT_TIMEOUT:.0f} 秒内没有打印这个回复（{program.exit_description()}）。FIN 到达时，"
+             f"评分程序看到客户端的 FIN 后立即发送回复 {show(run.reply)} 并关闭；客户端在 "
+             f"{PRINT_TIMEOUT:.0f} 秒内没有打印这个回复（{program.exit_description()}）。"
              f"{side_zh}。shutdown(SHUT_WR) 之后要 recv() 直到返回 b''，再打印收到的内容（第 4.5 节）。")
 
 
@@ -292,28 +314,32 @@ def test_client_prints_late_reply(run_program, peer_server, submission):
         return
     program = run.program
     if run.ended_before_reply() or run.reset_after_reply:
+        rst = " (the reply was answered with RST)" if run.reset_after_reply else ""
+        rst_zh = "（回复换来的是 RST）" if run.reset_after_reply else ""
         if run.ended_before_reply():
             when = (f"your client ended ({program.exit_description()}) "
-                    f"{run.seconds_after_fin(program.ended_at):.1f} s after its FIN")
+                    f"{run.seconds_after_fin(program.ended_at):.1f} s after its FIN, before the "
+                    f"reply came{rst}")
             when_zh = (f"客户端在它的 FIN 之后 {run.seconds_after_fin(program.ended_at):.1f} 秒就结束了"
-                       f"（{program.exit_description()}）")
+                       f"（{program.exit_description()}），回复还没到{rst_zh}")
         else:
-            when = "your client's socket was already closed: the reply was answered with RST"
-            when_zh = "客户端的套接字已经关闭：回复换来的是 RST"
-        fail(f"the grader sent the reply {preview(run.reply)} {LATE} s after your client's FIN; "
-             f"{when}, before the reply came. A server may take its time: after "
+            when = ("when the reply came your client's socket was already closed: it was "
+                    "answered with RST")
+            when_zh = "回复到达时客户端的套接字已经关闭：回复换来的是 RST"
+        fail(f"the grader sent the reply {show(run.reply)} {LATE} s after your client's FIN; "
+             f"{when}. A server may take its time: after "
              f"shutdown(SHUT_WR) the client sits in FIN_WAIT2 and must keep reading until "
              f"recv() returns b'' (the server's FIN), with no timeout and not just one recv() "
              f"(lesson 4.5, the four-way close).",
-             f"评分程序在客户端的 FIN 之后 {LATE} 秒发送回复 {preview(run.reply)}；{when_zh}，"
-             f"回复还没到。服务器可能需要一些时间：shutdown(SHUT_WR) 之后客户端处于 FIN_WAIT2，"
+             f"评分程序在客户端的 FIN 之后 {LATE} 秒发送回复 {show(run.reply)}；{when_zh}。"
+             f"服务器可能需要一些时间：shutdown(SHUT_WR) 之后客户端处于 FIN_WAIT2，"
              f"必须一直读到 recv() 返回 b''（服务器的 FIN），不要设超时，也不能只 recv() 一次"
              f"（第 4.5 节，四次挥手）。")
-    fail(f"the grader sent the reply {preview(run.reply)} {LATE} s after your client's FIN, then "
+    fail(f"the grader sent the reply {show(run.reply)} {LATE} s after your client's FIN, then "
          f"closed; your client did not print it within {PRINT_TIMEOUT:.0f} s "
          f"({program.exit_description()}). Keep reading until recv() returns b'', then print "
          f"everything that came (lesson 4.5).",
-         f"评分程序在客户端的 FIN 之后 {LATE} 秒发送回复 {preview(run.reply)}，然后关闭；客户端在 "
+         f"评分程序在客户端的 FIN 之后 {LATE} 秒发送回复 {show(run.reply)}，然后关闭；客户端在 "
          f"{PRINT_TIMEOUT:.0f} 秒内没有打印它（{program.exit_description()}）。请一直读到 recv() "
          f"返回 b''，再打印收到的全部内容（第 4.5 节）。")
 
@@ -326,12 +352,16 @@ def test_client_exits_zero(run_program, peer_server, submission):
     program = run.program
     program.wait_exit(EXIT_TIMEOUT)
     if run.ending == "eof":
-        before, before_zh = (f"the grader sent the reply {preview(run.reply)} and closed",
-                             f"评分程序发送回复 {preview(run.reply)} 并关闭之后")
+        before, before_zh = (f"the grader sent the reply {show(run.reply)} and closed",
+                             f"评分程序发送回复 {show(run.reply)} 并关闭之后")
+    elif run.ending == "timeout":
+        before, before_zh = (f"the grader saw no FIN from your client (see the half-close "
+                             f"check), sent the reply {show(run.reply)} anyway and closed",
+                             f"评分程序没有看到客户端的 FIN（见半关闭那一项），仍然发送了回复 "
+                             f"{show(run.reply)} 并关闭之后")
     else:
-        before, before_zh = ("the grader, which never saw your client's FIN, closed without a "
-                             "reply (see the half-close check)",
-                             "评分程序一直没有看到客户端的 FIN，于是不回复就关闭了（见半关闭那一项）")
+        before, before_zh = ("your client reset the connection (see the half-close check)",
+                             "客户端重置了连接之后（见半关闭那一项）")
     if program.running():
         rows = connection_rows(run.connection.remote_port, run.connection.local_port)
         stuck = [row for row in rows if row.state == TcpState.CLOSE_WAIT]
@@ -385,8 +415,13 @@ def upload_client(connect, port: int, name: str) -> Upload:
 
 
 def server_status(server) -> tuple[str, str]:
-    if server.running():
+    """How the server was doing, for feedback (a crash takes a moment to show)."""
+    wait_until(lambda: server.has_traceback() or not server.running(), 0.3)
+    if server.running() and not server.has_traceback():
         return ("", "")
+    if server.running():
+        return (" Your server printed a traceback (see its output below).",
+                "服务器打印了异常回溯（见下面的输出）。")
     trace = " with a traceback" if server.has_traceback() else ""
     trace_zh = "，并打印了异常回溯" if server.has_traceback() else ""
     return (f" Your server had ended ({server.exit_description()}{trace}).",
@@ -424,45 +459,48 @@ def expect_reply(upload: Upload, server, what: str, what_zh: str,
     line = reply.data if reply is not None else b""
     if not line.endswith(b"\n"):
         ending = reply.ending if reply is not None else "timeout"
-        got = f" after {preview(line)}" if line else ""
-        got_zh = f"（之前收到 {preview(line)}）" if line else ""
+        got = f" after {show(line)}" if line else ""
+        got_zh = f"（之前收到 {show(line)}）" if line else ""
         after = {"eof": f"your server closed the connection{got} without a complete reply line",
                  "reset": f"your server reset the connection{got}",
                  }.get(ending, f"no complete reply line came within {REPLY_TIMEOUT:.0f} s{got}")
         after_zh = {"eof": f"服务器没有发出完整的回复行就关闭了连接{got_zh}",
                     "reset": f"服务器重置了连接{got_zh}",
                     }.get(ending, f"{REPLY_TIMEOUT:.0f} 秒内没有收到完整的回复行{got_zh}")
+        if line and line + b"\n" == expected:
+            after += " (the line was right but had no \\n at its end)"
+            after_zh += "（这一行的内容是对的，但末尾缺少 \\n）"
         fail(f"the grader uploaded {what}, then half-closed (shutdown(SHUT_WR)); {after}. "
-             f"Expected exactly {preview(expected)}: the byte count, a space, the SHA-256 in "
+             f"Expected exactly {show(expected)}: the byte count, a space, the SHA-256 in "
              f"hex, and a newline.{status} Reply once recv() has returned b'' (lesson 4.5).{hint}",
              f"评分程序上传了{what_zh}，然后半关闭（shutdown(SHUT_WR)）；{after_zh}。应当恰好回复 "
-             f"{preview(expected)}：字节数、一个空格、十六进制 SHA-256、一个换行。{status_zh}"
+             f"{show(expected)}：字节数、一个空格、十六进制 SHA-256、一个换行。{status_zh}"
              f"recv() 返回 b'' 之后再回复（第 4.5 节）。{hint_zh}")
     fields = line.decode("utf-8", errors="replace").split()
     count = int(fields[0]) if len(fields) == 2 and fields[0].isdigit() else None
     digest = fields[1].lower() if count is not None else ""
     if count is not None and count != len(data):
-        fail(f"the grader uploaded {what}; your server replied {preview(line)}: it counted "
+        fail(f"the grader uploaded {what}; your server replied {show(line)}: it counted "
              f"{count} bytes instead of {len(data)}. It stopped before the end of the upload "
              f"(or counted a piece twice). TCP is a byte stream: one recv() returns whatever "
              f"has arrived, so add up every recv() until it returns b'' (lesson 4.5).{hint}",
-             f"评分程序上传了{what_zh}；服务器回复 {preview(line)}：统计到 {count} 个字节，而不是 "
+             f"评分程序上传了{what_zh}；服务器回复 {show(line)}：统计到 {count} 个字节，而不是 "
              f"{len(data)} 个。它在上传结束之前就停下了（或者把某一块算了两次）。TCP 是字节流："
              f"一次 recv() 只返回当时已到达的数据，请把每次 recv() 的结果累加，直到返回 b''（第 4.5 节）。"
              f"{hint_zh}")
     if count is not None and digest != hashlib.sha256(data).hexdigest():
-        fail(f"the grader uploaded {what}; your server replied {preview(line)}: the count is "
+        fail(f"the grader uploaded {what}; your server replied {show(line)}: the count is "
              f"right but the SHA-256 is not (expected {hashlib.sha256(data).hexdigest()}). "
              f"Feed every piece, in order, to one hashlib.sha256() object with update(), and "
              f"take hexdigest() after recv() returned b'' (lesson 4.5).{hint}",
-             f"评分程序上传了{what_zh}；服务器回复 {preview(line)}：字节数对了，SHA-256 不对"
+             f"评分程序上传了{what_zh}；服务器回复 {show(line)}：字节数对了，SHA-256 不对"
              f"（应为 {hashlib.sha256(data).hexdigest()}）。请按顺序把每一块交给同一个 "
              f"hashlib.sha256() 对象的 update()，在 recv() 返回 b'' 之后再取 hexdigest()（第 4.5 节）。"
              f"{hint_zh}")
-    fail(f"the grader uploaded {what}; your server replied {preview(line)}, expected exactly "
-         f"{preview(expected)}: the byte count, one space, the SHA-256 in lowercase hex, and "
+    fail(f"the grader uploaded {what}; your server replied {show(line)}, expected exactly "
+         f"{show(expected)}: the byte count, one space, the SHA-256 in lowercase hex, and "
          f"a newline (lesson 4.5).{hint}",
-         f"评分程序上传了{what_zh}；服务器回复 {preview(line)}，应当恰好是 {preview(expected)}："
+         f"评分程序上传了{what_zh}；服务器回复 {show(line)}，应当恰好是 {show(expected)}："
          f"字节数、一个空格、小写十六进制 SHA-256、一个换行（第 4.5 节）。{hint_zh}")
 
 
@@ -494,9 +532,9 @@ def test_server_replies_after_half_close(run_program, connect, free_port):
         sent_at = first_event_at(upload.connection, events.Sent) or 0.0
         came_at = first_event_at(upload.connection, events.Received)
         if early.data:
-            what = (f"{came_at - sent_at:.2f} s later your server replied {preview(early.data)} "
+            what = (f"{came_at - sent_at:.2f} s later your server replied {show(early.data)} "
                     f"without waiting for the end of the upload")
-            what_zh = (f"{came_at - sent_at:.2f} 秒后服务器就回复了 {preview(early.data)}，"
+            what_zh = (f"{came_at - sent_at:.2f} 秒后服务器就回复了 {show(early.data)}，"
                        f"没有等上传结束")
         elif early.ending == "eof":
             what, what_zh = "your server closed the connection", "服务器关闭了连接"
@@ -526,9 +564,9 @@ def test_server_closes_after_reply(run_program, connect, free_port):
     upload.send(SOME_BYTES)
     reply = upload.finish()
     closing = upload.connection.wait_closed(CLOSE_TIMEOUT)
-    got = f"read the reply {preview(reply.data)}" if reply.data else \
+    got = f"read the reply {show(reply.data)}" if reply.data else \
         f"got no reply line within {REPLY_TIMEOUT:.0f} s"
-    got_zh = f"读到了回复 {preview(reply.data)}" if reply.data else \
+    got_zh = f"读到了回复 {show(reply.data)}" if reply.data else \
         f"{REPLY_TIMEOUT:.0f} 秒内没有收到回复行"
     if closing.ending == "reset":
         fail(f"the grader uploaded {len(SOME_BYTES)} bytes, half-closed and {got}; then your "
@@ -565,12 +603,15 @@ def test_server_empty_upload(run_program, connect, free_port):
     server = start_server(run_program, SERVER, free_port)
     upload = upload_client(connect, free_port, "grader's empty client")
     upload.send(b"")
-    upload.finish()  # connect, then half-close at once: the first recv() returns b''
-    expect_reply(upload, server, "nothing (it connected and half-closed at once)",
-                 "空内容（连接后立即半关闭）",
+    reply = upload.finish()  # connect, then half-close at once: the first recv() returns b''
+    answered = reply.data.endswith(b"\n")  # a whole line came: the hint below is not needed
+    expect_reply(upload, server, "nothing (an empty upload)",
+                 "空内容（空上传）",
+                 "" if answered else
                  f" An empty upload is a valid upload: 0 bytes, and the SHA-256 of no bytes "
                  f"({EMPTY_REPLY.split()[1].decode()}); create the hash object before the loop, "
                  f"so the very first recv() returning b'' still gets an answer.",
+                 "" if answered else
                  f"空上传也是合法的上传：0 个字节，以及空内容的 SHA-256"
                  f"（{EMPTY_REPLY.split()[1].decode()}）；请在循环之前创建哈希对象，"
                  f"这样第一次 recv() 就返回 b'' 时也能回复。")
@@ -621,5 +662,6 @@ def test_server_stops_cleanly(run_program, connect, free_port):
         upload.finish()
         upload.connection.wait_closed(CLOSE_TIMEOUT)
         upload.connection.close()
+        server.wait_exit(0.3)  # give a server that ends by itself the time to show it
         expect_clean_stop(server, SERVER, free_port, signum, " (sent after one upload)",
                           "（在一次上传之后发送）")
