@@ -139,3 +139,20 @@ def test_limits_apply_to_the_student_process(tmp_path):
         assert "cpu 60" in program.printed and "core 0" in program.printed
     finally:
         program.kill_tree()
+
+
+def test_a_grader_ignoring_sigint_does_not_pass_that_on(tmp_path):
+    script = write(tmp_path, """
+        import signal
+        print("handler", signal.getsignal(signal.SIGINT).__name__)
+    """)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job (cmd &)
+    try:
+        program = StudentProgram(script).start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        assert program.wait_exit(5)
+        assert "handler default_int_handler" in program.printed
+    finally:
+        program.kill_tree()
