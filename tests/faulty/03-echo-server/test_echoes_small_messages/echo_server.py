@@ -1,4 +1,4 @@
-# FAULT: puts b"echo: " in front of every piece it sends back, so the echo is not the bytes received.
+# FAULT: echoes text re-encoded as GBK (as in the original lesson) instead of the bytes received: Chinese comes back as different bytes (ASCII and binary data are unchanged).
 import signal
 import socket
 import sys
@@ -17,7 +17,11 @@ def serve_client(client, address):
             if not data:
                 print(f"{name} disconnected")
                 break
-            client.sendall(b"echo: " + data)
+            try:
+                # echo text the way the original lesson encodes it
+                client.sendall(data.decode("utf-8").encode("gbk"))
+            except UnicodeError:
+                client.sendall(data)  # not text: echo the raw bytes
     except ConnectionError as error:
         print(f"{name} disconnected ({error.strerror})")
     finally:
