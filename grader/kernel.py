@@ -172,6 +172,24 @@ def is_listening(port: int, namespace_pid: int | None = None) -> bool:
     return bool(rows_on_port(port, TcpState.LISTEN, namespace_pid))
 
 
+def connection_rows(local_port: int, remote_port: int) -> list[SocketRow]:
+    """The rows of one connection seen from one end (its local and remote port)."""
+    return [row for row in read_table()
+            if row.local_port == local_port and row.remote_port == remote_port]
+
+
+def unused_port() -> int:
+    """A port free on all IPv4 interfaces with no row in the socket table (not even
+    TIME_WAIT), for a server under test."""
+    for _attempt in range(50):
+        with socket.socket() as probe:
+            probe.bind(("0.0.0.0", 0))
+            port = probe.getsockname()[1]
+        if not rows_on_port(port):
+            return port
+    raise RuntimeError("no free port found")
+
+
 def ephemeral_port_range() -> tuple[int, int]:
     """The ports the kernel picks from for a socket that did not bind one."""
     try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ import pytest
 
 from . import kernel, peers
 from .netns import NetworkUnavailable, open_network
-from .program import StudentProgram
+from .program import StudentProgram, kill_student_processes
 from .submission import copy_submission
 from .verdict import CheckFailed, CheckInfo, CheckNotRun, CheckResult, Message, session_language
 
@@ -142,6 +141,7 @@ def run_program(request: pytest.FixtureRequest, submission: Submission):
     yield start
     for program in started:
         program.kill_tree()
+    kill_student_processes()  # docker runner: also whatever escaped every run's tree
 
 
 @pytest.fixture
@@ -199,13 +199,7 @@ def network(lang: str):
 @pytest.fixture
 def free_port() -> int:
     """A port that is free on all IPv4 interfaces and has no rows in the socket table."""
-    for _attempt in range(50):
-        with socket.socket() as probe:
-            probe.bind(("0.0.0.0", 0))
-            port = probe.getsockname()[1]
-        if not kernel.rows_on_port(port):
-            return port
-    raise RuntimeError("no free port found")
+    return kernel.unused_port()
 
 
 # -- running checks and keeping their results ------------------------------------------
@@ -309,17 +303,20 @@ def _save(config: pytest.Config) -> None:
         return
     started = getattr(config, "_grader_started", None)
     write_results(Path(config.getoption("--grader-json")), config.stash[RESULTS_KEY],
-                  time.monotonic() - started if started else 0.0)
+                  time.monotonic() - started if started else 0.0,
+                  session_language(config.getoption("--grader-lang")))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config._grader_started = time.monotonic()  # type: ignore[attr-defined]
 
 
-def results_document(results: list[CheckResult], execution_time: float) -> dict:
+def results_document(results: list[CheckResult], execution_time: float,
+                     lang: str = "en") -> dict:
     """Gradescope's results.json, with a few more keys (check id, lesson, program)."""
     tests = [{
-        "name": result.info.title,
+        "name": result.info.title_zh if lang == "zh" and result.info.title_zh
+        else result.info.title,
         "number": str(number),
         "check": result.info.check_id,
         "lesson": result.info.lesson,
@@ -338,9 +335,10 @@ def results_document(results: list[CheckResult], execution_time: float) -> dict:
     }
 
 
-def write_results(path: Path, results: list[CheckResult], execution_time: float) -> None:
+def write_results(path: Path, results: list[CheckResult], execution_time: float,
+                  lang: str = "en") -> None:
     """Write atomically: a reader sees the old file or the whole new one, never half."""
-    document = results_document(results, execution_time)
+    document = results_document(results, execution_time, lang)
     temporary = path.with_name(path.name + ".partial")
     temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(temporary, path)

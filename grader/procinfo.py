@@ -26,7 +26,7 @@ def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def _stat_fields(pid: int | str) -> list[str] | None:
     """Fields of ``/proc/PID/stat`` after the command name (which may hold spaces)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
@@ -53,12 +53,38 @@ def is_alive(pid: int) -> bool:
     return state(pid) not in (None, "Z", "X")
 
 
+def uids(pid: int) -> tuple[int, ...]:
+    """Real, effective, saved and file-system uid of the process (empty if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Uid:"):
+                    return tuple(int(field) for field in line.split()[1:])
+    except (OSError, ValueError):
+        pass
+    return ()
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of the process (all its threads)."""
     fields = _stat_fields(pid)
     if fields is None:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def thread_states(pid: int) -> list[str]:
+    """The state letter (R, S, D, ...) of every thread of a process."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    states = []
+    for task in tasks:
+        fields = _stat_fields(f"{pid}/task/{task}")
+        if fields:
+            states.append(fields[0])
+    return states
 
 
 def thread_count(pid: int) -> int:

@@ -51,7 +51,9 @@ class Limits:
 
 
 # In the container the grader and the student's processes share one CPU: a student who runs
-# many busy processes must not starve the grader of the time to observe, judge and clean up.
+# many busy processes (a fork bomb: hundreds) must not starve the grader of the time to
+# observe, judge and clean up. SCHED_IDLE gives each of them a tiny weight against the
+# grader's; when the grader waits, as it mostly does, the student's program has the CPU.
 STUDENT_NICE = 19
 
 
@@ -78,9 +80,10 @@ def _apply_limits(limits: Limits, student_uid: int | None) -> None:
     except OSError:
         pass
     if student_uid is not None:  # docker runner: the student runs under its own uid
-        try:  # and at the lowest priority: however many processes it makes, the grader (its
-            os.setpriority(os.PRIO_PROCESS, 0, STUDENT_NICE)  # peer and judge) keeps the CPU
-        except OSError:
+        try:  # and at the lowest priority, which it cannot raise again (no CAP_SYS_NICE)
+            os.setpriority(os.PRIO_PROCESS, 0, STUDENT_NICE)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (OSError, AttributeError):
             pass
         os.setgroups([])
         os.setgid(student_uid)

@@ -47,15 +47,3 @@ def copy_submission(source: Path, scratch: Path) -> list[str]:
             continue
         copied += 1
     return notes
-
-
-def program_problem(scratch: Path, program: str) -> str | None:
-    """Why ``program`` cannot be run from ``scratch``, or None if it can."""
-    path = scratch / program
-    if not path.is_file():
-        return "missing"
-    try:
-        path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return "not_utf8"
-    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import locale
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 LANGUAGES = ("en", "zh")
 
@@ -68,12 +68,6 @@ class CheckInfo:
     program: str = ""
     title_zh: str = ""
 
-    def heading(self, lang: str) -> str:
-        title = self.title_zh if lang == "zh" and self.title_zh else self.title
-        lesson = f" (lesson {self.lesson})" if self.lesson and lang != "zh" else (
-            f"（第 {self.lesson} 节）" if self.lesson else "")
-        return title + lesson
-
 
 @dataclass
 class CheckResult:
@@ -82,7 +76,6 @@ class CheckResult:
     score: float
     feedback: str = ""
     duration: float = 0.0
-    details: list[str] = field(default_factory=list)
 
 
 def session_language(choice: str | None) -> str:

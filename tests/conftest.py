@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -35,3 +33,38 @@ def graded():
 
 def failed_checks(document: dict) -> dict[str, str]:
     return {test["check"]: test["output"] for test in document["tests"] if test["status"] != "passed"}
+
+
+# -- docker ------------------------------------------------------------------------------------
+
+# The hostile submissions are graded, never collected: pytest_hijack/ ships a conftest.py
+# that would otherwise be loaded by this very test session.
+collect_ignore = ["hostile"]
+
+DOCKER_IMAGE = os.environ.get("GRADER_IMAGE", "tcp-grader:latest")
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A client of the Docker engine, with the grading image present.
+
+    Without an engine (or the image) the test is skipped on a developer's machine, but in CI
+    (CI=true) it fails: the docker tests must never be skipped silently where they matter."""
+    from grader.runners import docker
+    from grader.runners.errors import EngineUnavailable
+
+    def unavailable(why: str):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {why}. CI must run the docker tests: start the engine "
+                        f"and build the image with `bash docker/build-image.sh`.", pytrace=False)
+        pytest.skip(f"{why} (start it and build the image with `bash docker/build-image.sh`)")
+
+    try:
+        engine = docker.client()
+    except EngineUnavailable as error:
+        unavailable(f"no Docker engine is reachable ({error})")
+    try:
+        engine.images.get(DOCKER_IMAGE)
+    except Exception as error:  # docker.errors.ImageNotFound, or the engine went away
+        unavailable(f"the grading image {DOCKER_IMAGE} is not available ({error})")
+    return engine

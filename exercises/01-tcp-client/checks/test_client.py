@@ -7,7 +7,6 @@ import pytest
 
 from grader import kernel
 from grader.events import preview
-from grader.kernel import TcpState
 from grader.steps import squash, wait_no_close_wait
 from grader.verdict import expect, fail
 from grader.waiting import wait_until

@@ -57,12 +57,6 @@ def first_event_at(connection: peers.PeerConnection, event_type: type) -> float 
     return found[0].at if found else None
 
 
-def connection_rows(local_port: int, remote_port: int) -> list[kernel.SocketRow]:
-    """The kernel's rows of one connection seen from one end (its local and remote port)."""
-    return [row for row in kernel.read_table()
-            if row.local_port == local_port and row.remote_port == remote_port]
-
-
 def show(line: bytes) -> str:
     """A reply line in full (it is short), escaped; a long one shortened."""
     return preview(line) if len(line) > 120 else repr(line.decode("utf-8", errors="backslashreplace"))
@@ -129,7 +123,7 @@ class ClientRun:
                 self.program.wait_exit(pause.left())
                 time.sleep(pause.left())
         if self.ending == "timeout":
-            rows = connection_rows(connection.remote_port, connection.local_port)
+            rows = kernel.connection_rows(connection.remote_port, connection.local_port)
             self.state_without_fin = rows[0].state.name if rows else ""
         if self.ending in ("eof", "timeout"):
             # Without the client's FIN a real server would never reply; the grader replies
@@ -160,7 +154,7 @@ class ClientRun:
     def _client_side(self) -> tuple[str, str]:
         """What the kernel shows of the client's end of the connection, in words."""
         def rows() -> list[kernel.SocketRow]:
-            return connection_rows(self.connection.remote_port, self.connection.local_port)
+            return kernel.connection_rows(self.connection.remote_port, self.connection.local_port)
 
         # FIN_WAIT1 until the grader's (delayed) ACK of the FIN, FIN_WAIT2 after it: both
         # mean the same here, the client sent its FIN; what matters is who still holds it.
@@ -363,7 +357,7 @@ def test_client_exits_zero(run_program, peer_server, submission):
         before, before_zh = ("your client reset the connection (see the half-close check)",
                              "客户端重置了连接之后（见半关闭那一项）")
     if program.running():
-        rows = connection_rows(run.connection.remote_port, run.connection.local_port)
+        rows = kernel.connection_rows(run.connection.remote_port, run.connection.local_port)
         stuck = [row for row in rows if row.state == TcpState.CLOSE_WAIT]
         state = (f" Its socket sat in CLOSE_WAIT: the server's FIN had arrived and it never "
                  f"noticed that recv() returned b''." if stuck else "")
@@ -579,7 +573,7 @@ def test_server_closes_after_reply(run_program, connect, free_port):
              f"它发出的 FIN 是四次挥手的最后一步（第 4.5 节）。带着未读数据关闭或把 SO_LINGER "
              f"设为 0 会产生重置。")
     if closing.ending != "eof":
-        rows = connection_rows(free_port, upload.connection.local_port)
+        rows = kernel.connection_rows(free_port, upload.connection.local_port)
         state = (f" Your server's end of the connection sat in {rows[0].state.name}"
                  f"{': the grader’s FIN had arrived and the server never closed its side' if rows[0].state == TcpState.CLOSE_WAIT else ''}."
                  if rows else "")
