@@ -154,6 +154,24 @@ def expect_echo(connection, data: bytes, timeout: float = 3.0, who: str = "the c
          f"原样发回收到的每个字节（第 4.4 节）。")
 
 
+def expect_alive(server: StudentProgram, after: str, after_zh: str) -> None:
+    """A server must go on serving after whatever one client did (lesson 4.4, notes 7, 8)."""
+    traceback = server.has_traceback()
+    if traceback:
+        server.wait_exit(0.5)  # a traceback usually means the end: let the exit show
+    running = server.running()
+    expect(running and not traceback,
+           f"after {after} your server {'printed a traceback and ' if traceback else ''}"
+           f"{'stopped (' + server.exit_description() + ')' if not running else 'went on'}. "
+           f"A server serves clients forever: whatever one client does, handle the end of its "
+           f"session (recv() returning b'', ConnectionResetError) and serve the next one "
+           f"(lesson 4.4).",
+           f"{after_zh}之后，服务器{'打印了异常回溯并' if traceback else ''}"
+           f"{'停止了（' + server.exit_description() + '）' if not running else '继续运行'}。"
+           f"服务器应一直服务：无论一个客户端做了什么，都要处理好它的会话结束（recv() 返回 b''、"
+           f"ConnectionResetError），然后服务下一个客户端（第 4.4 节）。")
+
+
 def connect_or_fail(connect, port: int, name: str | None = None, network=None):
     connection = connect(port, name=name, network=network)
     expect(connection is not None,

@@ -10,8 +10,9 @@ import pytest
 
 from grader import kernel, procinfo
 from grader.kernel import TcpState
-from grader.steps import (DISCONNECT_LINE, connect_or_fail, count_lines, expect_clean_stop,
-                          expect_echo, start_server, wait_new_line, wait_no_close_wait)
+from grader.steps import (DISCONNECT_LINE, connect_or_fail, count_lines, expect_alive,
+                          expect_clean_stop, expect_echo, start_server, wait_new_line,
+                          wait_no_close_wait)
 from grader.verdict import expect, fail
 from grader.waiting import stays_true, wait_until
 
@@ -32,18 +33,6 @@ def one_client(connect, port: int, name: str, data: bytes = b"ping") -> None:
     connection = connect_or_fail(connect, port, name)
     expect_echo(connection, data, who=name, who_zh=name)
     connection.close()
-
-
-def expect_alive(server, after: str, after_zh: str) -> None:
-    expect(server.running() and not server.has_traceback(),
-           f"after {after} your server {'printed a traceback and ' if server.has_traceback() else ''}"
-           f"{'stopped (' + server.exit_description() + ')' if not server.running() else 'went on'}. "
-           f"An echo server serves clients forever: handle the end of one client (recv() "
-           f"returning b'' or ConnectionResetError) and go back to accept() (lesson 4.4, note 8).",
-           f"{after_zh}之后，服务器{'打印了异常回溯并' if server.has_traceback() else ''}"
-           f"{'停止了（' + server.exit_description() + '）' if not server.running() else '继续运行'}。"
-           f"回显服务器应一直服务：处理好一个客户端的结束（recv() 返回 b'' 或 ConnectionResetError），"
-           f"然后回到 accept()（第 4.4 节第 8 点）。")
 
 
 @pytest.mark.check(points=1, lesson="4.4", program="echo_server.py",

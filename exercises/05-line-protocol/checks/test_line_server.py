@@ -16,8 +16,8 @@ from grader import kernel
 from grader.events import preview
 from grader.kernel import TcpState
 from grader.peers import PeerConnection, Reception
-from grader.steps import (DISCONNECT_LINE, connect_or_fail, count_lines, expect_clean_stop,
-                          start_server)
+from grader.steps import (DISCONNECT_LINE, connect_or_fail, count_lines, expect_alive,
+                          expect_clean_stop, start_server)
 from grader.verdict import expect, fail
 from grader.waiting import wait_until
 
@@ -99,23 +99,6 @@ def lines_of(data: bytes) -> list[bytes]:
 def show_lines(found: list[bytes], limit: int = 6) -> str:
     shown = ", ".join(preview(item) for item in found[:limit])
     return shown + (f" ... ({len(found) - limit} more)" if len(found) > limit else "")
-
-
-def expect_alive(server, after: str, after_zh: str) -> None:
-    traceback = server.has_traceback()
-    if traceback:
-        server.wait_exit(0.5)  # a traceback usually means the end: let the exit show
-    running = server.running()
-    expect(running and not traceback,
-           f"after {after} your server {'printed a traceback and ' if traceback else ''}"
-           f"{'stopped (' + server.exit_description() + ')' if not running else 'went on'}. "
-           f"A server serves clients forever: whatever one client does, handle the end of its "
-           f"session (recv() returning b'', ConnectionResetError) and serve the next one "
-           f"(lesson 4.4).",
-           f"{after_zh}之后，服务器{'打印了异常回溯并' if traceback else ''}"
-           f"{'停止了（' + server.exit_description() + '）' if not running else '继续运行'}。"
-           f"服务器应一直服务：无论一个客户端做了什么，都要处理好它的会话结束（recv() 返回 b''、"
-           f"ConnectionResetError），然后服务下一个客户端（第 4.4 节）。")
 
 
 @pytest.mark.check(points=1, lesson="4.4", program="line_server.py",
