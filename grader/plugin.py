@@ -139,9 +139,11 @@ def run_program(request: pytest.FixtureRequest, submission: Submission):
         return program
 
     yield start
+    # Docker runner: first every process of the student's uid, whatever tree it left (fast:
+    # found by uid alone, while a fork bomb still runs); then each run, reaped, its terminal closed.
+    kill_student_processes()
     for program in started:
         program.kill_tree()
-    kill_student_processes()  # docker runner: also whatever escaped every run's tree
 
 
 @pytest.fixture

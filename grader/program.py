@@ -52,8 +52,10 @@ class Limits:
 
 # In the container the grader and the student's processes share one CPU: a student who runs
 # many busy processes (a fork bomb: hundreds) must not starve the grader of the time to
-# observe, judge and clean up. SCHED_IDLE gives each of them a tiny weight against the
-# grader's; when the grader waits, as it mostly does, the student's program has the CPU.
+# observe, judge and clean up. At nice 19 each of them weighs 15 against the grader's 1024;
+# when the grader waits, as it mostly does, the student's program has the CPU. (SCHED_IDLE
+# would protect the grader more, but makes the program yield to every process of the host,
+# so a busy machine would change its timing, and its grade, against the local runner.)
 STUDENT_NICE = 19
 
 
@@ -82,8 +84,7 @@ def _apply_limits(limits: Limits, student_uid: int | None) -> None:
     if student_uid is not None:  # docker runner: the student runs under its own uid
         try:  # and at the lowest priority, which it cannot raise again (no CAP_SYS_NICE)
             os.setpriority(os.PRIO_PROCESS, 0, STUDENT_NICE)
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except (OSError, AttributeError):
+        except OSError:
             pass
         os.setgroups([])
         os.setgid(student_uid)

@@ -166,7 +166,8 @@ def remove_stale(engine=None, session: str | None = None) -> int:
 def remove_labelled(engine, label: str) -> int:
     """Remove every container carrying ``label`` (``key`` or ``key=value``)."""
     try:
-        stale = engine.containers.list(all=True, filters={"label": label})
+        # ignore_removed: a container removed while listed (another grader's) is no error
+        stale = engine.containers.list(all=True, filters={"label": label}, ignore_removed=True)
     except Exception:
         return 0  # the engine went away; nothing more can be done from here
     for container in stale:
