@@ -272,7 +272,7 @@ class StudentProgram:
         def seen() -> re.Match | None:
             return regex.search(self.printed)
 
-        match = wait_until(lambda: seen() or (not self.running() and self._drained()), timeout)
+        match = wait_until(lambda: seen() or self.finished(), timeout)
         return match if isinstance(match, re.Match) else seen()
 
     def wait_question(self, timeout: float) -> bool:
@@ -295,6 +295,10 @@ class StudentProgram:
         return (self.ended_at or time.monotonic()) - self.started_at
 
     # -- internals -----------------------------------------------------------------
+
+    def finished(self) -> bool:
+        """Ended, and everything it printed has been read from its terminal."""
+        return not self.running() and self._drained()
 
     def _drained(self) -> bool:
         return self._reader is None or not self._reader.is_alive()

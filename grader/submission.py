@@ -42,7 +42,8 @@ def copy_submission(source: Path, scratch: Path) -> list[str]:
             break
         try:
             shutil.copyfile(entry.path, scratch / entry.name, follow_symlinks=False)
-        except OSError as error:
+        except OSError as error:  # e.g. /tmp full: never leave a truncated program behind
+            (scratch / entry.name).unlink(missing_ok=True)
             notes.append(f"{entry.name!r} could not be copied: {error.strerror}")
             continue
         copied += 1

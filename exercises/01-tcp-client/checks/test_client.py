@@ -64,9 +64,10 @@ class Dialogue:
 
     def printed_reply(self, reply: bytes) -> bool:
         text = reply.decode("utf-8")
-        return bool(wait_until(lambda: squash(text) in squash(self.program.printed)
-                               or not self.program.running(), 3.0)) and \
-            squash(text) in squash(self.program.printed)
+        # Until printed, or until the program ended *and* its last output was read.
+        wait_until(lambda: squash(text) in squash(self.program.printed)
+                   or self.program.finished(), 3.0)
+        return squash(text) in squash(self.program.printed)
 
 
 @pytest.mark.check(points=1, lesson="4.2", program="client.py",
