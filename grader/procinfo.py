@@ -131,12 +131,17 @@ def waiting_for_stdin(pid: int) -> bool:
     return False
 
 
-def has_marker(pid: int, marker: bytes) -> bool:
+def environment(pid: int) -> list[bytes]:
+    """The ``NAME=value`` entries a process started with ([] if it is gone or not ours)."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
-            return marker in environ.read().split(b"\0")
+            return environ.read().split(b"\0")
     except OSError:
-        return False
+        return []
+
+
+def has_marker(pid: int, marker: bytes) -> bool:
+    return marker in environment(pid)
 
 
 def run_members(root_pid: int, marker: bytes) -> set[int]:

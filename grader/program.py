@@ -139,8 +139,19 @@ def kill_student_processes() -> None:
 def kill_session(token: str) -> None:
     """Kill every student process started by one grading session (the runner's safety net)."""
     marker = f"{SESSION_MARKER}={token}".encode()
+    _kill_marked(lambda environment: marker in environment)
+
+
+def kill_sessions_of(owner: str) -> None:
+    """Kill every session, and every student process, of one grader process: the local
+    runner's session tokens start with ``<owner>-`` (the reaper's job, once it is gone)."""
+    prefix = f"{SESSION_MARKER}={owner}-".encode()
+    _kill_marked(lambda environment: any(entry.startswith(prefix) for entry in environment))
+
+
+def _kill_marked(matches: Callable[[list[bytes]], bool]) -> None:
     kill_all(lambda: {pid for pid in procinfo.all_pids()
-                      if pid != os.getpid() and procinfo.has_marker(pid, marker)
+                      if pid != os.getpid() and matches(procinfo.environment(pid))
                       and procinfo.is_alive(pid)})
 
 

@@ -34,6 +34,7 @@ from cases import EXERCISES, TOP, faulty_cases, reference_cases
 from grader.runners import GradeRequest
 from grader.runners import docker as docker_runner
 from grader.runners import local as local_runner
+from grader.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -513,7 +514,8 @@ def _containers_mounting(engine, folder: Path) -> list:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_interrupted_check_leaves_no_container(signum, hung_submission, tmp_path, docker_engine):
     # The runner's work folder (and so the container's mounts) is made under TMPDIR: that is
     # how this test tells its container from any other on the engine.
@@ -544,14 +546,22 @@ def test_interrupted_check_leaves_no_container(signum, hung_submission, tmp_path
             grader.wait()
             for container in _containers_mounting(docker_engine, scratch):
                 container.remove(force=True)
-    assert grader.returncode == 130, err
-    assert "interrupted" in err
-    import docker.errors
-    for container in running:
-        with pytest.raises(docker.errors.NotFound):
-            docker_engine.containers.get(container.id)
-    assert _containers_mounting(docker_engine, scratch) == []
-    assert list(scratch.iterdir()) == [], "the runner's work folder was left behind"
+    if signum == signal.SIGKILL:
+        # No cleanup of the grader ran: its reaper removes the container and the work folder.
+        assert grader.returncode == -signal.SIGKILL
+        assert wait_until(lambda: not _containers_mounting(docker_engine, scratch), 60), \
+            "the reaper did not remove the killed grader's container"
+    else:
+        assert grader.returncode == 130, err
+        assert "interrupted" in err
+        import docker.errors
+        for container in running:
+            with pytest.raises(docker.errors.NotFound):
+                docker_engine.containers.get(container.id)
+        assert _containers_mounting(docker_engine, scratch) == []
+    # The work folder's last part (the grader's work root) goes with the grader's reaper.
+    assert wait_until(lambda: not list(scratch.iterdir()), 60), \
+        f"the runner's work folder was left behind: {list(scratch.iterdir())}"
 
 
 def test_unreachable_engine_is_not_graded_and_says_so(hung_submission):

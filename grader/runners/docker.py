@@ -15,19 +15,19 @@ What an instructor uses for untrusted submissions. The container:
   neither read the checks nor write or replace the results, nor signal the grader.
 
 Every container carries the ``tcp-grader`` label and is removed when its grade is done, also
-when the grader is interrupted; ``remove_stale`` removes any left by a killed grader.
+when the grader is interrupted. If the grader is killed outright, its reaper (``reaper``)
+removes them; ``remove_stale`` removes any left by a machine that went down mid-grade.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from ..submission import copy_submission
-from . import GradeRequest, complete, read_results
+from . import GradeRequest, complete, read_results, reaper
 from .errors import EngineUnavailable
 
 LABEL = "tcp-grader"
@@ -81,6 +81,7 @@ def container_options(request: GradeRequest, image: str, work: Path, token: str,
                      "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
                      "GRADER_NETNS": "container"},
         labels={LABEL: "1", f"{LABEL}.session": token,
+                reaper.OWNER_LABEL: reaper.owner(containers=True),
                 f"{LABEL}.exercise": request.exercise.exercise_id, **(labels or {})},
         ulimits=[{"name": "nofile", "soft": 4096, "hard": 4096},
                  {"name": "core", "soft": 0, "hard": 0}],
@@ -104,7 +105,7 @@ def grade(request: GradeRequest, image: str = "tcp-grader:latest",
     started = time.monotonic()
     token = uuid.uuid4().hex
     _ACTIVE.add(token)
-    work = Path(tempfile.mkdtemp(prefix="grader-docker-"))
+    work = reaper.work_folder("docker-")
     container = None
     reason = ""
     try:
