@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,12 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+
+
+# CPython 3.11's parser is not thread-safe: two threads in ast.parse at once can fail with
+# "SystemError: AST constructor recursion depth mismatch". A batch reads the checks from
+# several worker threads, so reading them is serialised.
+_PARSING = threading.Lock()
 
 
 class CatalogueError(Exception):
@@ -49,6 +56,10 @@ class Exercise:
 
     def checks(self) -> list["CheckInfo"]:
         """The checks as their ``@pytest.mark.check`` markers declare them (read, not run)."""
+        with _PARSING:
+            return self._read_checks()
+
+    def _read_checks(self) -> list["CheckInfo"]:
         found = []
         for path in self.check_files():
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
