@@ -2,10 +2,11 @@
 
 Rule 1: a student's result is written atomically the moment it is known
 (``OUT/<student>/results.json``); running the same batch again grades only the students
-without one. Killing the batch loses no finished result; the next run removes containers
-a killed batch left behind and grades what is missing.
+without one. Killing the batch loses no finished result; its reaper (``runners.reaper``)
+removes what it was running, and the next run grades what is missing.
 Rule 2: one student's trouble never stops the class. A grading that failed (deadline,
-crashed session, engine error) is retried once, then recorded with the reason.
+crashed session, engine error) is retried once, then recorded with the reason. A result
+that records an engine error is not a grade: the next run grades that student again.
 Rule 3: results are never written for a grading that was interrupted: an interrupted
 student is simply graded on the next run.
 """
@@ -29,6 +30,10 @@ from .intake import IntakeError, Student, class_folder, students
 from .runners import GradeRequest, complete
 
 RESULTS_NAME = "results.json"
+# In a result, the failure of the engine, the runner or the grader itself that kept the
+# student from being graded (the engine crashed or went away, a bug): such a result is
+# kept, so nothing is lost, and the next run grades the student again.
+RUNNER_ERROR = "runner_error"
 
 
 @dataclass
@@ -88,6 +93,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
+BATCH_LABEL = "tcp-grader.batch"
+
+
+def batch_label(out: Path) -> str:
+    """The value of the ``BATCH_LABEL`` of every container of the batch writing to ``out``:
+    a later run can remove what a run on a machine that went down left behind, without
+    touching other batches."""
+    return hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+
+
 def write_json_atomically(path: Path, document: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".partial")
@@ -103,9 +118,7 @@ class Batch:
         self.out = out
         self.options = options
         self.stopping = threading.Event()
-        # Containers of this output folder carry this label, so a later run can remove
-        # what a killed run left behind without touching other batches.
-        self.label_value = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+        self.label = batch_label(out)
 
     # -- the runner --------------------------------------------------------------------
 
@@ -116,12 +129,20 @@ class Batch:
             if self.options.runner == "docker":
                 from .runners import docker
                 return docker.grade(request, image=self.options.image,
-                                    labels={"tcp-grader.batch": self.label_value})
+                                    labels={BATCH_LABEL: self.label})
             from .runners import local
             return local.grade(request)
-        except Exception as error:  # an engine or runner failure is this student's result
-            return complete(None, self.exercise, f"grading failed: {type(error).__name__}: "
-                                                 f"{error}", 0.0)
+        except Exception as error:  # an engine or runner failure: not the student's doing
+            return self.runner_failure(f"grading failed: {type(error).__name__}: {error}")
+
+    def runner_failure(self, reason: str) -> dict:
+        """The result of a student the engine, the runner or the grader failed."""
+        try:
+            document = complete(None, self.exercise, reason, 0.0)
+        except Exception:  # even the catalogue failed: a result all the same
+            document = {"score": 0, "max_score": 0, "execution_time": 0, "tests": []}
+        document["grading_error"] = document[RUNNER_ERROR] = reason.splitlines()[0]
+        return document
 
     def cancel_running(self) -> None:
         if self.options.runner == "docker":
@@ -134,7 +155,7 @@ class Batch:
     def remove_leftovers(self) -> None:
         if self.options.runner == "docker":
             from .runners import docker
-            docker.remove_labelled(docker.client(), f"tcp-grader.batch={self.label_value}")
+            docker.remove_labelled(docker.client(), f"{BATCH_LABEL}={self.label}")
 
     # -- one student ---------------------------------------------------------------------
 
@@ -146,18 +167,11 @@ class Batch:
         the batch was interrupted meanwhile (then nothing is written)."""
         progress.started()
         started = time.monotonic()
-        attempts = 0
-        document: dict = {}
-        if student.problem:
-            document = complete(None, self.exercise, student.problem, 0.0)
-            document.pop("grading_error", None)
-            attempts = 0
-        else:
-            while attempts < 2 and not self.stopping.is_set():
-                attempts += 1
-                document = self.grade_one(student)
-                if "grading_error" not in document:
-                    break
+        try:
+            document, attempts = self.attempt(student)
+        except Exception as error:  # a bug of the grader costs a grade, never a result
+            document, attempts = self.runner_failure(
+                f"the grader failed: {type(error).__name__}: {error}"), 1
         if self.stopping.is_set():
             progress.finished(time.monotonic() - started, False)
             return False
@@ -167,6 +181,20 @@ class Batch:
         progress.finished(time.monotonic() - started,
                           bool(student.problem or "grading_error" in document))
         return True
+
+    def attempt(self, student: Student) -> tuple[dict, int]:
+        """Grade, retrying once after a grading failure: the document and the attempts."""
+        if student.problem:
+            document = complete(None, self.exercise, student.problem, 0.0)
+            document.pop("grading_error", None)
+            return document, 0
+        attempts, document = 0, {}
+        while attempts < 2 and not self.stopping.is_set():
+            attempts += 1
+            document = self.grade_one(student)
+            if "grading_error" not in document:
+                break
+        return document, attempts
 
     # -- the class -----------------------------------------------------------------------
 
@@ -187,8 +215,7 @@ class Batch:
             write_class_reports(self.out, self.exercise, [])
             return 2
         self.remove_leftovers()
-        todo = [student for student in roster
-                if self.options.force or not self.result_path(student).exists()]
+        todo = [student for student in roster if self.options.force or self.needs_grade(student)]
         skipped = len(roster) - len(todo)
         if skipped:
             print(f"grader batch: {skipped} students already graded (use --force to "
@@ -201,7 +228,22 @@ class Batch:
             print("grader batch: interrupted; finished results are kept, run the same "
                   "command again to grade the rest", file=sys.stderr)
             return 130
-        return 0
+        return self.report_runner_errors(documents)
+
+    def needs_grade(self, student: Student) -> bool:
+        document = self.read(student)
+        return document is None or RUNNER_ERROR in document
+
+    @staticmethod
+    def report_runner_errors(documents: list[tuple[Student, dict | None]]) -> int:
+        failed = [document[RUNNER_ERROR] for _student, document in documents
+                  if document and RUNNER_ERROR in document]
+        if not failed:
+            return 0
+        print(f"grader batch: {len(failed)} students could not be graded because the "
+              f"runner failed (first: {failed[0]}); their results say so, and running the "
+              f"same command again grades them", file=sys.stderr)
+        return 1
 
     def grade_all(self, todo: list[Student]) -> bool:
         progress = Progress(len(todo), self.options.jobs)
@@ -212,7 +254,11 @@ class Batch:
                                 for student in todo}
         try:
             while futures:
-                _done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future.exception() is not None:  # cannot happen; say so if it does
+                        print(f"grader batch: internal error: {future.exception()!r}",
+                              file=sys.stderr)
                 progress.show()
             progress.show(final=True)
             executor.shutdown()

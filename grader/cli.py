@@ -167,7 +167,7 @@ def run_batch(args: argparse.Namespace, root: Path) -> int:
     options = BatchOptions(runner=args.runner, jobs=max(1, args.jobs), force=args.force,
                            timeout=args.timeout, lang=args.lang, image=args.image)
     status = Batch(exercise, Path(args.submissions), Path(args.out), options).run()
-    if status in (0, 130):
+    if status in (0, 1, 130):
         print(f"grader batch: results in {args.out}/ (grades.csv, report.html, "
               f"<student>/results.json)")
     return status

@@ -16,6 +16,7 @@ import zipfile
 import pytest
 
 from cases import EXERCISES, TOP
+from dockerwatch import host_processes
 from grader.runners import GradeRequest, local
 from grader.waiting import wait_until
 
@@ -133,13 +134,21 @@ def test_killed_batch_resumes_without_loss_or_duplicates(tmp_path):
     for number in range(6):
         shutil.copytree(HUNG if number % 3 == 2 else REFERENCE, root / f"s{number}")
     out = tmp_path / "out"
+    scratch = tmp_path / "tmpdir"  # the batch's TMPDIR, where its sessions' work folders go
+    scratch.mkdir()
     command = [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
                "--runner", "local", "-j", "2"]
     first = subprocess.Popen(command, cwd=TOP, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+                             stderr=subprocess.DEVNULL, start_new_session=True,
+                             env=dict(os.environ, TMPDIR=str(scratch)))
     assert wait_until(lambda: len(list(out.glob("*/results.json"))) >= 2, 120)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
+    # Nothing ran its cleanup, yet the reaper stops the sessions it was running (each in a
+    # session of its own, out of reach of the killpg) and removes their work folders.
+    assert wait_until(lambda: not host_processes(mentioning=str(root)), 60), \
+        host_processes(mentioning=str(root))
+    assert wait_until(lambda: not list(scratch.iterdir()), 60), list(scratch.iterdir())
     kept = {path.parent.name: path.stat().st_mtime for path in out.glob("*/results.json")}
     for path in out.glob("*/results.json"):
         json.loads(path.read_text())  # whole documents only, never half
