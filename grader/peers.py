@@ -25,6 +25,10 @@ from .waiting import Deadline
 
 LOOPBACK = "127.0.0.1"
 RECV_SIZE = 65536
+# What the grader takes from one connection at most. The largest legitimate reply in the
+# kit is a 1 MiB echo; a program that floods its peer is cut off here, so it cannot exhaust
+# the grader's memory within a read's deadline.
+RECEIVE_CAP = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,8 @@ class Reception:
     """What one read produced and why it stopped.
 
     ``ending`` is one of: ``"condition"`` (what the caller waited for arrived), ``"eof"``
-    (the program sent FIN), ``"reset"`` (RST), ``"timeout"`` (deadline, nothing more came).
+    (the program sent FIN), ``"reset"`` (RST), ``"timeout"`` (deadline, nothing more came),
+    ``"overflow"`` (the program sent more than ``RECEIVE_CAP``; the grader stopped reading).
     """
 
     data: bytes
@@ -51,7 +56,8 @@ class PeerConnection:
         self.sock = sock
         self.log = log
         self.buffer = b""  # received and not yet handed out by a read_* call
-        self.ended: str | None = None  # "eof" or "reset" once the program's side ended
+        self.ended: str | None = None  # "eof", "reset" or "overflow": nothing more to read
+        self.received = 0
         self.local_port = sock.getsockname()[1]
         self.remote_port = sock.getpeername()[1]
 
@@ -203,6 +209,11 @@ class PeerConnection:
         if data:
             self.buffer += data
             self.log.add(events.Received, data=data)
+            self.received += len(data)
+            if self.received > RECEIVE_CAP:
+                self.ended = "overflow"
+                self.log.add(events.Note, text=f"the grader stopped reading after "
+                                               f"{self.received} bytes (limit {RECEIVE_CAP})")
         else:
             self.ended = "eof"
             self.log.add(events.EndOfStream)

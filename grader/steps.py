@@ -116,6 +116,23 @@ def expect_clean_stop(server: StudentProgram, program: str, port: int,
            f"服务器停止后端口 {port} 仍处于 LISTEN 状态：它的某个进程仍持有监听套接字。")
 
 
+def expect_clean_stops_with_a_client(serve, connect, program: str, first_port: int,
+                                     talk) -> None:
+    """SIGINT, then SIGTERM on a new run, each while a client that was just answered
+    (``talk(connection)``) is still connected: both must stop the server cleanly.
+
+    The SIGTERM run gets a port of its own: the SIGINT run, stopped with a client connected,
+    closed first and left its side of that connection in TIME_WAIT on its port."""
+    for signum, port in ((signal.SIGINT, first_port), (signal.SIGTERM, kernel.unused_port())):
+        server = serve(port)
+        connection = connect_or_fail(connect, port, "connected client")
+        talk(connection)
+        expect_clean_stop(server, program, port, signum, " while a client was connected",
+                          "（此时有客户端连接着）")
+        server.kill_tree()
+        connection.close()
+
+
 # -- the echo protocol (exercises 03, 04 and 07) ----------------------------------------------
 
 DISCONNECT_LINE = r"disconnected|断开"

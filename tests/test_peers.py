@@ -91,3 +91,31 @@ def test_wire_log_escapes_what_it_shows():
     log.add(events.Received, data=b"\x1b[31mred<script>")
     text = log.render()
     assert "\x1b" not in text and "\\x1b" in text
+
+
+def _flood(listener: socket.socket, stop: threading.Event) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        block = b"x" * 65536
+        try:
+            while not stop.is_set():
+                conn.sendall(block)
+        except OSError:
+            pass  # the grader closed the connection
+
+
+def test_a_flooding_program_is_cut_off_at_the_cap():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        stop = threading.Event()
+        thread = threading.Thread(target=_flood, args=(listener, stop))
+        thread.start()
+        connection = peers.connect(listener.getsockname()[1])
+        reception = connection.read(30.0, until=lambda buffer: b"\n" in buffer)
+        stop.set()
+        connection.close()
+        thread.join()
+    assert reception.ending == "overflow" and not reception.closed
+    assert peers.RECEIVE_CAP < len(reception.data) <= peers.RECEIVE_CAP + peers.RECV_SIZE
+    assert any("stopped reading" in note.text for note in connection.log.of_type(events.Note))

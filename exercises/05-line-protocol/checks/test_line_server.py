@@ -7,7 +7,6 @@ Answers are compared as exact lines: ``<text>\\n``."""
 
 from __future__ import annotations
 
-import signal
 import socket
 
 import pytest
@@ -17,7 +16,7 @@ from grader.events import preview
 from grader.kernel import TcpState
 from grader.peers import PeerConnection, Reception
 from grader.steps import (DISCONNECT_LINE, connect_or_fail, count_lines, expect_alive,
-                          expect_clean_stop, start_server)
+                          expect_clean_stops_with_a_client, start_server)
 from grader.verdict import expect, fail
 from grader.waiting import wait_until
 
@@ -409,13 +408,7 @@ def test_reports_disconnect(run_program, connect, free_port):
                    title="Stops cleanly on SIGINT and SIGTERM with a client connected",
                    title_zh="有客户端连接时，收到 SIGINT 和 SIGTERM 都能干净地退出")
 def test_stops_cleanly(run_program, connect, free_port):
-    # The second run gets a port of its own: the first run, stopped with a client connected,
-    # closed first and left its side of that connection in TIME_WAIT on its port.
-    for signum, port in ((signal.SIGINT, free_port), (signal.SIGTERM, kernel.unused_port())):
-        server = serve(run_program, port)
-        connection = connect_or_fail(connect, port, "connected client")
-        expect_answer(connection, line("ECHO 还在这里 still here"), line("还在这里 still here"))
-        expect_clean_stop(server, PROGRAM, port, signum, " while a client was connected",
-                          "（此时有客户端连接着）")
-        server.kill_tree()
-        connection.close()
+    expect_clean_stops_with_a_client(
+        lambda port: serve(run_program, port), connect, PROGRAM, free_port,
+        lambda connection: expect_answer(connection, line("ECHO 还在这里 still here"),
+                                         line("还在这里 still here")))
