@@ -154,3 +154,35 @@ def test_a_crashed_engine_loses_nothing_and_the_next_run_grades_the_rest(
         document = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
         assert RUNNER_ERROR not in document
         assert scores(document) == scores(graded(case)), student
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_batch_removes_its_containers_before_it_exits(
+        signum, docker_engine, tmp_path):
+    root = tmp_path / "class"
+    good = _of_exercise(reference_cases())[0]
+    for number in range(4):
+        shutil.copytree(good.folder, root / f"s{number}")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
+               "-j", "2", "--image", IMAGE]
+    first = subprocess.Popen(
+        command, cwd=TOP, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
+    try:
+        assert wait_until(lambda: containers_of(docker_engine, out), 120), \
+            "no grading container showed up"
+        first.send_signal(signum)
+        _out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 130, err
+    assert "interrupted" in err
+    assert containers_of(docker_engine, out) == [], "the batch exited leaving containers"
+    for path in finished(out):
+        assert json.loads(path.read_text(encoding="utf-8"))["score"] == 10  # never a half grade
+    second = subprocess.run(command, cwd=TOP, text=True, capture_output=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert sorted(path.parent.name for path in finished(out)) == [f"s{n}" for n in range(4)]
