@@ -45,13 +45,22 @@ def big_class(tmp_path_factory) -> tuple[Path, dict[str, Case]]:
     root = tmp_path_factory.mktemp("class")
     good = _of_exercise(reference_cases() + correct_cases())
     faulty = _of_exercise(faulty_cases())
-    roster = {}
-    for number in range(CLASS_SIZE):
-        case = faulty[number // 3 % len(faulty)] if number % 3 == 2 else good[number % len(good)]
-        student = f"student{number:03d}"
-        shutil.copytree(case.folder, root / student)
-        roster[student] = case
+    roster = {f"student{number:03d}": faulty[number // 3 % len(faulty)] if number % 3 == 2
+              else good[number % len(good)] for number in range(CLASS_SIZE)}
+    hand_in(root, roster)
     return root, roster
+
+
+def hand_in(root: Path, roster: dict[str, Case]) -> None:
+    """One folder per student under ``root``, a copy of the program the roster gives."""
+    for student, case in roster.items():
+        shutil.copytree(case.folder, root / student)
+
+
+def batch_command(root: Path, out: Path) -> list[str]:
+    """``grader batch`` with its default runner, docker, and two workers."""
+    return [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
+            "-j", "2", "--image", IMAGE]
 
 
 def finished(out: Path) -> list[Path]:
@@ -71,8 +80,7 @@ def test_a_class_killed_half_way_finishes_and_matches_grader_check(
         big_class, graded, docker_engine, tmp_path):
     root, roster = big_class
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
-               "-j", "2", "--image", IMAGE]  # the docker runner: a batch's default
+    command = batch_command(root, out)
     first = subprocess.Popen(command, cwd=TOP, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -117,12 +125,10 @@ def test_a_crashed_engine_loses_nothing_and_the_next_run_grades_the_rest(
     good = _of_exercise(reference_cases())[0]
     faulty = _of_exercise(faulty_cases())
     roster = {f"s{number}": good if number % 2 else faulty[number] for number in range(8)}
-    for student, case in roster.items():
-        shutil.copytree(case.folder, root / student)
+    hand_in(root, roster)
     out = tmp_path / "out"
     proxy = EngineProxy(tmp_path / "engine.sock").start()
-    command = [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
-               "-j", "2", "--image", IMAGE]
+    command = batch_command(root, out)
     env = dict(os.environ, DOCKER_HOST=proxy.url)
     first = subprocess.Popen(command, cwd=TOP, env=env, text=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
@@ -161,11 +167,9 @@ def test_an_interrupted_batch_removes_its_containers_before_it_exits(
         signum, docker_engine, tmp_path):
     root = tmp_path / "class"
     good = _of_exercise(reference_cases())[0]
-    for number in range(4):
-        shutil.copytree(good.folder, root / f"s{number}")
+    hand_in(root, {f"s{number}": good for number in range(4)})
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "grader", "batch", EXERCISE, str(root), "--out", str(out),
-               "-j", "2", "--image", IMAGE]
+    command = batch_command(root, out)
     first = subprocess.Popen(
         command, cwd=TOP, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here

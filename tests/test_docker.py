@@ -79,13 +79,10 @@ def _differences(local: dict, in_docker: dict) -> str:
 
 # -- the student's view: a probe graded in the container -----------------------------------
 
-# Graded as 02-tcp-server's server.py. The first run (first check) probes and keeps the
-# answer in /tmp; every run prints it on one line and exits without listening, so every
-# check fails at once with the line in its feedback.
-STUDENT_PROBE = r'''
-import errno, json, os, signal, socket, sys, time
-
-CACHE = "/tmp/student-probe.json"
+# What STUDENT_PROBE and ROOT_PROBE both use: the errno name of a refused action, the
+# first readable file.
+PROBE_HELPERS = r'''
+import errno
 
 
 def error_name(action):
@@ -94,6 +91,25 @@ def error_name(action):
         return "ok"
     except OSError as error:
         return errno.errorcode.get(error.errno, str(error.errno))
+
+
+def read_first(*paths):
+    for path in paths:
+        try:
+            with open(path) as handle:
+                return handle.read().strip()
+        except OSError:
+            pass
+    return None
+'''
+
+# Graded as 02-tcp-server's server.py. The first run (first check) probes and keeps the
+# answer in /tmp; every run prints it on one line and exits without listening, so every
+# check fails at once with the line in its feedback.
+STUDENT_PROBE = PROBE_HELPERS + r'''
+import json, os, signal, socket, sys, time
+
+CACHE = "/tmp/student-probe.json"
 
 
 def status_fields():
@@ -115,16 +131,6 @@ def cmdline(pid):
             return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def read_first(*paths):
-    for path in paths:
-        try:
-            with open(path) as handle:
-                return handle.read().strip()
-        except OSError:
-            pass
-    return None
 
 
 def loopback():
@@ -334,24 +340,8 @@ def test_student_cpu_is_limited(student_view):
 
 # -- the grader's view: the container's main process, as the runner configures it ----------
 
-ROOT_PROBE = r'''
-import errno, json, os, socket
-
-def error_name(action):
-    try:
-        action()
-        return "ok"
-    except OSError as error:
-        return errno.errorcode.get(error.errno, str(error.errno))
-
-def read_first(*paths):
-    for path in paths:
-        try:
-            with open(path) as handle:
-                return handle.read().strip()
-        except OSError:
-            pass
-    return None
+ROOT_PROBE = PROBE_HELPERS + r'''
+import json, os, socket
 
 def fill(folder, block=1024 * 1024, per_file=16):
     written, number = 0, 0

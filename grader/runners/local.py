@@ -10,9 +10,9 @@ crashed or hit the deadline) is killed here; if this process itself is killed, i
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
-import shutil
 import sys
 import time
 from pathlib import Path
