@@ -6,7 +6,10 @@ a folder; nothing here names an exercise.
 
 Where the folder of exercises is: ``--exercises DIR``, else ``$GRADER_EXERCISES``, else an
 ``exercises/`` folder in the current directory or one above it, else the one beside the
-installed package (a checkout installed in editable mode).
+package (a checkout, installed in editable mode), else the copy installed with the package
+(``tcp_grader_exercises``, beside ``grader`` in site-packages: see pyproject.toml). A folder
+named explicitly (``--exercises``, ``$GRADER_EXERCISES``) that holds no exercise is an
+error, never a reason to grade with other checks.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .verdict import CheckInfo
 
 try:
     import tomllib
@@ -36,6 +38,29 @@ class CatalogueError(Exception):
 
 
 @dataclass(frozen=True)
+class CheckInfo:
+    """What a check is worth and what it is about, from its ``check`` marker."""
+
+    check_id: str
+    title: str
+    points: float
+    lesson: str = ""
+    program: str = ""
+    title_zh: str = ""
+    alone: bool = False  # runs while no other check runs (it measures CPU time, a pause...)
+
+    def title_in(self, lang: str) -> str:
+        return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+
+# The keys a ``@pytest.mark.check(...)`` may have and the types of their literal values.
+MARKER_KEYS: dict[str, tuple[type, ...]] = {
+    "points": (int, float), "title": (str,), "title_zh": (str,), "lesson": (str,),
+    "program": (str,), "alone": (bool,),
+}
+
+
+@dataclass(frozen=True)
 class Exercise:
     exercise_id: str
     folder: Path
@@ -43,6 +68,12 @@ class Exercise:
     title_zh: str
     lesson: str
     programs: tuple[str, ...]
+    # sha256 of each program's starter as the kit hands it out: a submitted file with the
+    # same digest has not been started, and its checks are not run.
+    starters: tuple[tuple[str, str], ...] = ()
+
+    def starter_digest(self, program: str) -> str | None:
+        return dict(self.starters).get(program)
 
     @property
     def checks_folder(self) -> Path:
@@ -62,44 +93,84 @@ class Exercise:
     def _read_checks(self) -> list["CheckInfo"]:
         found = []
         for path in self.check_files():
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            except (OSError, UnicodeDecodeError, SyntaxError) as error:
+                raise CatalogueError(f"{path}: cannot read the checks: {error}") from error
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                    marker = _check_marker(node)
+                    marker = _check_marker(node, path)
                     if marker is not None:
-                        found.append(CheckInfo(
-                            check_id=node.name, title=str(marker.get("title", node.name)),
-                            points=float(marker.get("points", 1)),
-                            lesson=str(marker.get("lesson", "")),
-                            program=str(marker.get("program", "")),
-                            title_zh=str(marker.get("title_zh", ""))))
+                        found.append(CheckInfo(check_id=node.name, **{
+                            "title": node.name, "points": 1.0, **marker}))
         return found
 
+    def check_info(self) -> dict[str, "CheckInfo"]:
+        return {info.check_id: info for info in self.checks()}
 
-def _check_marker(function: ast.FunctionDef) -> dict | None:
+
+def _check_marker(function: ast.FunctionDef, path: Path) -> dict | None:
+    """The keywords of the function's ``check`` marker, validated: a typo such as
+    ``point=2`` or a computed value is an error naming the file and line, never a silent
+    default."""
     for decorator in function.decorator_list:
-        if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith("mark.check"):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if not ast.unparse(target).endswith("mark.check"):
+            continue
+        where = f"{path}:{decorator.lineno}: {function.name}"
+        if not isinstance(decorator, ast.Call) or decorator.args:
+            raise CatalogueError(f"{where}: @pytest.mark.check takes keyword arguments only "
+                                 f"({', '.join(MARKER_KEYS)})")
+        marker = {}
+        for keyword in decorator.keywords:
+            if keyword.arg not in MARKER_KEYS:
+                raise CatalogueError(f"{where}: unknown key {keyword.arg!r} in "
+                                     f"@pytest.mark.check (known: {', '.join(MARKER_KEYS)})")
             try:
-                return {keyword.arg: ast.literal_eval(keyword.value)
-                        for keyword in decorator.keywords if keyword.arg}
+                value = ast.literal_eval(keyword.value)
             except ValueError as error:
-                raise CatalogueError(
-                    f"{function.name}: the arguments of @pytest.mark.check must be literals "
-                    f"(line {decorator.lineno})") from error
+                raise CatalogueError(f"{where}: the value of {keyword.arg!r} must be a "
+                                     f"literal") from error
+            wrong_bool = isinstance(value, bool) and bool not in MARKER_KEYS[keyword.arg]
+            if not isinstance(value, MARKER_KEYS[keyword.arg]) or wrong_bool:
+                raise CatalogueError(f"{where}: {keyword.arg!r} must be "
+                                     f"{' or '.join(t.__name__ for t in MARKER_KEYS[keyword.arg])}")
+            marker[keyword.arg] = float(value) if keyword.arg == "points" else value
+        if marker.get("points", 1) <= 0:
+            raise CatalogueError(f"{where}: 'points' must be more than 0")
+        return marker
     return None
 
 
+# The import name under which a wheel installs the top-level ``exercises/`` folder
+# (``[tool.setuptools.package-dir]`` in pyproject.toml). A package of its own, beside
+# ``grader`` rather than inside it, so that the grader's code fingerprint
+# (``grader.fingerprint``) stays the same with or without the exercises.
+INSTALLED_EXERCISES = "tcp_grader_exercises"
+
+
+def _is_catalogue(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*/exercise.toml"))
+
+
+def installed_exercises() -> Path:
+    """Where a wheel puts the exercises: a sibling of the installed ``grader`` package."""
+    return Path(__file__).resolve().parent.parent / INSTALLED_EXERCISES
+
+
 def find_exercises_root(explicit: str | os.PathLike | None = None) -> Path:
-    candidates = []
-    if explicit:
-        candidates.append(Path(explicit))
-    if os.environ.get("GRADER_EXERCISES"):
-        candidates.append(Path(os.environ["GRADER_EXERCISES"]))
+    for chosen, how in ((explicit, "--exercises"),
+                        (os.environ.get("GRADER_EXERCISES"), "$GRADER_EXERCISES")):
+        if chosen:
+            if _is_catalogue(Path(chosen)):
+                return Path(chosen).resolve()
+            raise CatalogueError(f"{how} {chosen}: no exercise there (no <id>/exercise.toml)")
     here = Path.cwd()
-    candidates += [here / "exercises", here.parent / "exercises"]
-    candidates.append(Path(__file__).resolve().parent.parent / "exercises")
-    for candidate in candidates:
-        if candidate.is_dir() and any(candidate.glob("*/exercise.toml")):
+    package_parent = Path(__file__).resolve().parent.parent
+    # The installed copy comes last: a kit's own exercises/ (or a teacher's) always wins.
+    for candidate in (here / "exercises", here.parent / "exercises",
+                      package_parent / "exercises", installed_exercises()):
+        if _is_catalogue(candidate):
             return candidate.resolve()
     raise CatalogueError("no exercises folder found: run from the kit's folder, or pass "
                          "--exercises DIR, or set GRADER_EXERCISES")
@@ -117,6 +188,7 @@ def load_exercise(folder: Path) -> Exercise:
         title_zh=str(manifest.get("title_zh", manifest.get("title", folder.name))),
         lesson=str(manifest.get("lesson", "")),
         programs=tuple(manifest.get("programs", ())),
+        starters=tuple(sorted(dict(manifest.get("starters", {})).items())),
     )
 
 
@@ -125,8 +197,13 @@ def all_exercises(root: Path) -> list[Exercise]:
 
 
 def get_exercise(root: Path, exercise_id: str) -> Exercise:
+    """The exercise with this id, or with this number (``03`` for ``03-echo-server``)."""
     for exercise in all_exercises(root):
         if exercise.exercise_id == exercise_id:
             return exercise
+    numbered = [exercise for exercise in all_exercises(root)
+                if exercise.exercise_id.startswith(f"{exercise_id}-")]
+    if len(numbered) == 1:
+        return numbered[0]
     known = ", ".join(exercise.exercise_id for exercise in all_exercises(root))
     raise CatalogueError(f"unknown exercise {exercise_id!r}; known exercises: {known}")

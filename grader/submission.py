@@ -35,7 +35,7 @@ def copy_submission(source: Path, scratch: Path) -> list[str]:
         if not stat.S_ISREG(info.st_mode):
             continue  # folders, links, devices: a program of the contract is one plain file
         if info.st_size > MAX_FILE_BYTES:
-            notes.append(f"{entry.name!r} left out: larger than {MAX_FILE_BYTES} bytes")
+            notes.append(f"{entry.name!r} left out: larger than {MAX_FILE_BYTES // 1024 ** 2} MiB")
             continue
         if copied >= MAX_FILES:
             notes.append(f"only the first {MAX_FILES} files were copied")
@@ -48,3 +48,8 @@ def copy_submission(source: Path, scratch: Path) -> list[str]:
             continue
         copied += 1
     return notes
+
+
+def note_about(notes: list[str], name: str) -> str | None:
+    """The copy note that explains why the file ``name`` is not in the copy, if any."""
+    return next((note for note in notes if note.startswith(f"{name!r} ")), None)

@@ -1,4 +1,5 @@
-"""The submissions the project's tests grade, found from the folder layout alone.
+"""The submissions the project's tests grade, found from the folder layout alone, the way
+``grader verify`` finds a teacher's (``grader.host.answers``):
 
 - ``reference/<id>/``: the reference solution, must score full marks;
 - ``tests/correct/<id>/<style>/``: correct programs in other styles, must score full marks
@@ -8,46 +9,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from grader.catalogue import Exercise, all_exercises
+from grader.catalogue import all_exercises
+from grader.host import answers
+from grader.host.answers import Case
 
 TOP = Path(__file__).resolve().parent.parent
 EXERCISES = {exercise.exercise_id: exercise for exercise in all_exercises(TOP / "exercises")}
 
-
-@dataclass(frozen=True)
-class Case:
-    exercise: Exercise
-    folder: Path
-    kind: str  # "reference", "correct" or "faulty"
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}:{self.folder.relative_to(TOP)}"
-
-    def programs(self) -> set[str]:
-        return {program for program in self.exercise.programs if (self.folder / program).is_file()}
+__all__ = ["Case", "EXERCISES", "TOP", "correct_cases", "faulty_cases", "reference_cases"]
 
 
 def reference_cases() -> list[Case]:
-    return [Case(EXERCISES[folder.name], folder, "reference")
-            for folder in sorted((TOP / "reference").iterdir()) if folder.name in EXERCISES]
-
-
-def _nested_cases(kind: str) -> list[Case]:
-    cases = []
-    for exercise_folder in sorted((TOP / "tests" / kind).iterdir()):
-        if exercise_folder.name in EXERCISES:
-            cases += [Case(EXERCISES[exercise_folder.name], folder, kind)
-                      for folder in sorted(exercise_folder.iterdir()) if folder.is_dir()]
-    return cases
+    return answers.reference_cases(EXERCISES.values(), TOP)
 
 
 def correct_cases() -> list[Case]:
-    return _nested_cases("correct")
+    return answers.correct_cases(EXERCISES.values(), TOP)
 
 
 def faulty_cases() -> list[Case]:
-    return _nested_cases("faulty")
+    return answers.faulty_cases(EXERCISES.values(), TOP)

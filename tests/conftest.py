@@ -4,8 +4,7 @@ import os
 
 import pytest
 
-from grader.runners import GradeRequest
-from grader.runners import local
+from grader.host.runners import GradeRequest, get_runner
 
 from cases import Case
 
@@ -19,13 +18,9 @@ def graded():
     def grade(case: Case, runner: str = "local") -> dict:
         key = (case.id, runner)
         if key not in _GRADED:
-            request = GradeRequest(case.exercise, case.folder, lang="en", timeout=300)
-            if runner == "docker":
-                from grader.runners import docker
-                _GRADED[key] = docker.grade(request, image=os.environ.get(
-                    "GRADER_IMAGE", "tcp-grader:latest"))
-            else:
-                _GRADED[key] = local.grade(request)
+            request = GradeRequest(case.exercise, case.folder, lang="en", timeout=300,
+                                   image=DOCKER_IMAGE)
+            _GRADED[key] = get_runner(runner).grade(request)
         return _GRADED[key]
 
     return grade
@@ -50,8 +45,8 @@ def docker_engine():
 
     Without an engine (or the image) the test is skipped on a developer's machine, but in CI
     (CI=true) it fails: the docker tests must never be skipped silently where they matter."""
-    from grader.runners import docker
-    from grader.runners.errors import EngineUnavailable
+    from grader.host.runners import engine as docker_engine_client
+    from grader.host.runners.engine import EngineUnavailable
 
     def unavailable(why: str):
         if os.environ.get("CI", "").lower() == "true":
@@ -60,7 +55,7 @@ def docker_engine():
         pytest.skip(f"{why} (start it and build the image with `bash docker/build-image.sh`)")
 
     try:
-        engine = docker.client()
+        engine = docker_engine_client.client()
     except EngineUnavailable as error:
         unavailable(f"no Docker engine is reachable ({error})")
     try:

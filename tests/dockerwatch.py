@@ -10,6 +10,7 @@ log is no help: it replays only its last few hundred events).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-from grader.runners import docker as docker_runner
+from grader.host.runners import docker as docker_runner
 
 TEST_LABEL = f"{docker_runner.LABEL}.test"
 IMAGE = os.environ.get("GRADER_IMAGE", "tcp-grader:latest")
@@ -76,8 +77,8 @@ def grade(request, image: str = IMAGE) -> Watched:
     """Grade with the docker runner, timing it and tagging its container."""
     with recorded_containers() as watched:
         began = time.monotonic()
-        watched.document = docker_runner.grade(request, image=image,
-                                               labels={TEST_LABEL: watched.tag})
+        watched.document = docker_runner.RUNNER.grade(dataclasses.replace(
+            request, image=image, labels={**request.labels, TEST_LABEL: watched.tag}))
         watched.elapsed = time.monotonic() - began
     return watched
 

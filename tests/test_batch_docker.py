@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ import pytest
 from cases import TOP, Case, correct_cases, faulty_cases, reference_cases
 from dockerwatch import IMAGE
 from engineproxy import EngineProxy
-from grader.batch import BATCH_LABEL, RUNNER_ERROR, batch_label
-from grader.waiting import wait_until
+from grader.host.batch import BATCH_LABEL, batch_label
+from grader.host.runners import GradeRequest, get_runner
+from grader.results import RUNNER_ERROR
+from grader.session.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -76,6 +79,19 @@ def scores(document: dict) -> list[tuple[str, float]]:
     return sorted((test["check"], test["score"]) for test in document["tests"])
 
 
+def assert_same_as_grader_check(document: dict, case: Case, graded, student: str) -> None:
+    """The batch's scores are those `grader check` gives the same program. A faulty program
+    that races with itself can come out differently in any two gradings, under load more
+    often; a difference the batch makes comes out again. So on a difference the program is
+    graded once more in a container, and that grade decides, saying so."""
+    if scores(document) == scores(graded(case)):
+        return
+    again = get_runner("docker").grade(GradeRequest(case.exercise, case.folder, "en", 300,
+                                                    IMAGE))
+    warnings.warn(f"{student} ({case.id}): the batch and grader check disagreed, graded again")
+    assert scores(document) == scores(again), f"{student} ({case.id})"
+
+
 def test_a_class_killed_half_way_finishes_and_matches_grader_check(
         big_class, graded, docker_engine, tmp_path):
     root, roster = big_class
@@ -111,8 +127,7 @@ def test_a_class_killed_half_way_finishes_and_matches_grader_check(
     page = (out / "report.html").read_text(encoding="utf-8")
     for student, case in roster.items():
         document = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
-        alone = graded(case)  # what `grader check` gives the same program
-        assert scores(document) == scores(alone), f"{student} ({case.id})"
+        assert_same_as_grader_check(document, case, graded, student)
         assert document["attempts"] == 1 and "grading_error" not in document, student
         assert float(rows[student]["score"]) == document["score"]
         assert all(float(rows[student][check]) == score for check, score in scores(document))
@@ -159,7 +174,7 @@ def test_a_crashed_engine_loses_nothing_and_the_next_run_grades_the_rest(
     for student, case in roster.items():
         document = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
         assert RUNNER_ERROR not in document
-        assert scores(document) == scores(graded(case)), student
+        assert_same_as_grader_check(document, case, graded, student)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -186,7 +201,8 @@ def test_an_interrupted_batch_removes_its_containers_before_it_exits(
     assert "interrupted" in err
     assert containers_of(docker_engine, out) == [], "the batch exited leaving containers"
     for path in finished(out):
-        assert json.loads(path.read_text(encoding="utf-8"))["score"] == 10  # never a half grade
+        document = json.loads(path.read_text(encoding="utf-8"))
+        assert document["score"] == good.exercise.max_points()  # never a half grade
     second = subprocess.run(command, cwd=TOP, text=True, capture_output=True, timeout=600)
     assert second.returncode == 0, second.stderr
     assert sorted(path.parent.name for path in finished(out)) == [f"s{n}" for n in range(4)]

@@ -70,3 +70,47 @@ def test_not_gradable_exits_2(tmp_path):
     assert grader("check", "99-no-such-exercise", str(tmp_path)).returncode == 2
     assert grader("check", "01-tcp-client", str(tmp_path / "missing")).returncode == 2
     assert "unknown exercise" in grader("check", "nope", str(tmp_path)).stderr
+
+
+def test_a_fresh_kit_fits_one_screen_and_runs_nothing(tmp_path):
+    kit = tmp_path / "kit"
+    for exercise_id, exercise in EXERCISES.items():
+        (kit / exercise_id).mkdir(parents=True)
+        for program in exercise.programs:
+            (kit / exercise_id / program).write_bytes((exercise.folder / program).read_bytes())
+    results = tmp_path / "r.json"
+    result = grader("check", "--all", str(kit), "--json", str(results))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(EXERCISES) + 1, result.stdout
+    for exercise_id in EXERCISES:
+        assert any(line.split()[:1] == [exercise_id] and line.endswith("not started")
+                   for line in lines), exercise_id
+    documents = json.loads(results.read_text())["exercises"]
+    for exercise_id, document in documents.items():
+        assert document["not_started"] == list(EXERCISES[exercise_id].programs)
+        assert all(test["duration"] == 0 and "not started" in test["output"]
+                   for test in document["tests"])
+
+
+def test_details_only_for_exercises_started_that_lost_points(tmp_path):
+    kit = tmp_path / "kit"
+    (kit / "02-tcp-server").mkdir(parents=True)
+    (kit / "02-tcp-server" / "server.py").write_bytes(
+        (TOP / "tests/faulty/02-tcp-server/test_replies_thank_you/server.py").read_bytes())
+    (kit / "03-echo-server").mkdir()
+    (kit / "03-echo-server" / "echo_server.py").write_bytes(
+        (EXERCISES["03-echo-server"].folder / "echo_server.py").read_bytes())
+    result = grader("check", "--all", str(kit), "02", "03")
+    assert result.returncode == 1, result.stderr
+    assert "--- Replies 'thank you !' (test_replies_thank_you)" in result.stdout
+    assert "echo_server.py is still the kit's starter" not in result.stdout
+    summary = result.stdout.splitlines()[-3:]
+    server, echo = EXERCISES["02-tcp-server"].max_points(), EXERCISES["03-echo-server"].max_points()
+    lost = EXERCISES["02-tcp-server"].check_info()["test_replies_thank_you"].points
+    assert summary[0].split()[:2] == ["02-tcp-server", f"{server - lost:g}/{server:g}"] \
+        and "lost points" in summary[0]
+    assert summary[1].split()[:2] == ["03-echo-server", f"0/{echo:g}"] \
+        and "not started" in summary[1]
+    verbose = grader("check", "--all", str(kit), "03", "-v")
+    assert "echo_server.py is still the kit's starter" in verbose.stdout

@@ -31,10 +31,10 @@ import pytest
 
 import dockerwatch
 from cases import EXERCISES, TOP, faulty_cases, reference_cases
-from grader.runners import GradeRequest
-from grader.runners import docker as docker_runner
-from grader.runners import local as local_runner
-from grader.waiting import wait_until
+from grader.host.runners import GradeRequest
+from grader.host.runners import docker as docker_runner
+from grader.host.runners import local as local_runner
+from grader.session.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -54,9 +54,10 @@ def test_same_grade_on_both_runners(case, graded, docker_engine):
         # out differently in any two runs, on one runner as well; a difference the runner
         # makes comes out again. So grade both once more, and judge that pair, saying so.
         first = _differences(local, in_docker)
-        request = GradeRequest(case.exercise, case.folder, lang="en", timeout=300)
-        local = local_runner.grade(request)
-        in_docker = docker_runner.grade(request, image=dockerwatch.IMAGE)
+        request = GradeRequest(case.exercise, case.folder, lang="en", timeout=300,
+                               image=dockerwatch.IMAGE)
+        local = local_runner.RUNNER.grade(request)
+        in_docker = docker_runner.RUNNER.grade(request)
         warnings.warn(f"{case.id}: the runners disagreed, then were graded again:\n{first}")
     assert _verdicts(in_docker) == _verdicts(local), _differences(local, in_docker)
     assert in_docker["max_score"] == local["max_score"] == case.exercise.max_points()
@@ -218,6 +219,8 @@ def probe():
         "no_new_privs": fields.get("NoNewPrivs"), "seccomp": fields.get("Seccomp"),
         "nice": os.getpriority(os.PRIO_PROCESS, 0), "policy": os.sched_getscheduler(0),
         "raise_priority": error_name(lambda: os.setpriority(os.PRIO_PROCESS, 0, 0)),
+        "leave_idle": error_name(
+            lambda: os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))),
         "interfaces": sorted(os.listdir("/sys/class/net")),
         "loopback": loopback(),
         "remote": {address: error_name(lambda: connect(address))
@@ -274,7 +277,8 @@ def student_view(docker_engine, tmp_path_factory) -> dict:
 
 
 def test_student_runs_unprivileged(student_view):
-    assert student_view["uid"] == [docker_runner.STUDENT_UID] * 4
+    uid = student_view["uid"][0]
+    assert uid in docker_runner.STUDENT_UIDS and student_view["uid"] == [uid] * 4
     assert student_view["groups"] == []
     assert student_view["caps"] == {"CapInh": "0000000000000000", "CapPrm": "0000000000000000",
                                     "CapEff": "0000000000000000", "CapAmb": "0000000000000000"}
@@ -284,8 +288,9 @@ def test_student_runs_unprivileged(student_view):
 
 def test_student_yields_the_cpu_to_the_grader(student_view):
     assert student_view["nice"] == 19  # and it cannot take that back
-    assert student_view["policy"] == os.SCHED_OTHER
+    assert student_view["policy"] == os.SCHED_IDLE
     assert student_view["raise_priority"] == "EACCES"
+    assert student_view["leave_idle"] == "EPERM"
 
 
 def test_student_has_no_network_but_loopback(student_view):
@@ -329,8 +334,19 @@ def test_student_memory_is_limited(student_view):
 
 
 def test_student_process_count_is_limited(student_view):
+    # Its uid's limit, below the container's: the rest is the grader's, which a fork bomb
+    # must never starve.
     forks, refused = student_view["forks"]
-    assert forks < 256 and refused == "EAGAIN", student_view["forks"]
+    assert forks < docker_runner.STUDENT_PROCESSES and refused == "EAGAIN", student_view["forks"]
+    assert docker_runner.STUDENT_PROCESSES < docker_runner.CONTAINER_PIDS
+
+
+def test_containers_side_by_side_get_their_own_student_uid():
+    # The kernel counts RLIMIT_NPROC per uid across containers: one student's fork bomb
+    # must never count against another's processes.
+    with docker_runner.student_uid() as first, docker_runner.student_uid() as second:
+        assert first != second
+        assert {first, second} <= set(docker_runner.STUDENT_UIDS)
 
 
 def test_student_cpu_is_limited(student_view):
@@ -395,8 +411,8 @@ def grader_view(docker_engine):
         (work / "submission").chmod(0o755)
         token = uuid.uuid4().hex
         options = docker_runner.container_options(
-            GradeRequest(SERVER_EXERCISE, work / "submission"), dockerwatch.IMAGE, work, token,
-            labels={dockerwatch.TEST_LABEL: token})
+            GradeRequest(SERVER_EXERCISE, work / "submission", image=dockerwatch.IMAGE,
+                         labels={dockerwatch.TEST_LABEL: token}), work, token)
         options["command"] = ["python3", "-I", "-c", ROOT_PROBE]  # instead of the session
         container = docker_engine.containers.run(**options)
         try:
@@ -419,13 +435,14 @@ def test_options_carry_the_hardening(grader_view):
     assert options["read_only"] is True and config["ReadonlyRootfs"] is True
     assert options["nano_cpus"] == config["NanoCpus"] == 1_000_000_000
     assert config["Memory"] == config["MemorySwap"] == GiB
-    assert config["PidsLimit"] == 256
+    assert config["PidsLimit"] == docker_runner.CONTAINER_PIDS
     assert config["CapDrop"] == ["ALL"]
     assert sorted(config["CapAdd"]) == sorted(docker_runner.CAPABILITIES)
     assert "no-new-privileges" in config["SecurityOpt"]
     assert config["Privileged"] is False and config["Init"] is True
     assert "size=256m" in config["Tmpfs"]["/tmp"] and "nosuid" in config["Tmpfs"]["/tmp"]
     assert options["environment"]["GRADER_STUDENT_UID"] == str(docker_runner.STUDENT_UID)
+    assert int(options["environment"]["GRADER_STUDENT_PROCESSES"]) < config["PidsLimit"]
 
 
 def test_grader_has_only_its_capabilities(grader_view):
@@ -459,7 +476,7 @@ def test_container_limits_as_the_kernel_applies_them(grader_view):
     assert probe["interfaces"] == ["lo"] and probe["remote"] == "ENETUNREACH"
     assert int(probe["memory_limit"]) == GiB
     assert probe["memsw_limit"] in (str(GiB), "0")  # v1: memory+swap; v2: swap beyond it
-    assert probe["pids_limit"] == "256"
+    assert probe["pids_limit"] == str(docker_runner.CONTAINER_PIDS)
     if probe["cpu_period"]:  # cgroup v1
         assert int(probe["cpu_quota"]) == int(probe["cpu_period"])
     else:  # cgroup v2: "quota period"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 
-from grader import kernel
-from grader.kernel import TcpState, TimerKind
-from grader.waiting import wait_until
+from grader.session import kernel
+from grader.session.kernel import TcpState, TimerKind
+from grader.session.waiting import wait_until
 
 SAMPLE = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

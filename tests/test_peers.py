@@ -6,7 +6,7 @@ import socket
 import struct
 import threading
 
-from grader import events, peers
+from grader.session import events, peers
 
 
 def _echo_once(listener: socket.socket, finish: str) -> None:

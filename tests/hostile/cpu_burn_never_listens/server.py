@@ -3,7 +3,7 @@ Graded in the container only (1 CPU)."""
 import os
 import sys
 
-if not (os.getuid() == 2000 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
+if not (2000 <= os.getuid() < 2256 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
     sys.exit("cpu_burn_never_listens: refusing to run outside the grading container")
 
 print(f"burning with 16 processes on port {sys.argv[1:]} (never listening)", flush=True)

@@ -1,14 +1,21 @@
 """Hostile: starts a daemon the classic way (fork, setsid, fork), and the daemon re-executes
 itself with an empty environment, so that it carries no variable the grader could know it
 by, ignores the polite signals and lives forever. Each run first looks for a daemon left by
-an earlier run (an earlier check): finding one means the grader let it survive its check."""
+an earlier run (an earlier check of the same session: graded with one check at a time):
+finding one means the grader let it survive its check.
+
+Safe on the local runner too (it signals nothing and holds one socket): the daemons of one
+session are told apart from any other session's by the session's pid (the grandparent of
+each run: the session forks one process per check)."""
 import os
 import signal
 import sys
 import time
 
-if not (os.getuid() == 2000 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
-    sys.exit("double_fork_daemon: refusing to run outside the grading container")
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 DAEMON = """
 import signal, socket, time
@@ -20,7 +27,7 @@ hold.listen(1)
 while True:
     time.sleep(1)
 """
-TAG = "hostile-double-fork-daemon"
+TAG = f"hostile-double-fork-daemon-{parent_of(os.getppid())}"
 
 
 def daemons():
@@ -29,7 +36,7 @@ def daemons():
         if name.isdigit() and int(name) != os.getpid():
             try:
                 with open(f"/proc/{name}/cmdline", "rb") as cmdline:
-                    if TAG.encode() in cmdline.read():
+                    if b"\0" + TAG.encode() + b"\0" in cmdline.read():
                         found.append(int(name))
             except OSError:
                 pass

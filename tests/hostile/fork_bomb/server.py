@@ -3,7 +3,7 @@ Graded in the container only: the pids limit stops it, the grader kills what is 
 import os
 import sys
 
-if not (os.getuid() == 2000 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
+if not (2000 <= os.getuid() < 2256 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
     sys.exit("fork_bomb: refusing to run outside the grading container")
 
 print("fork bomb armed", flush=True)

@@ -1,12 +1,12 @@
 """Hostile: tries to kill the grader. Signals its parent (the grader's session), pid 1 and
 every process it can see, then kill(-1, SIGKILL), which as root on a host would kill every
-process of the machine. Graded in the container only, where it runs as uid 2000."""
+process of the machine. Graded in the container only, where it runs as a uid from 2000 to 2255."""
 import os
 import signal
 import sys
 import time
 
-if not (os.getuid() == 2000 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
+if not (2000 <= os.getuid() < 2256 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
     sys.exit("kill_parent: refusing to run outside the grading container")
 
 

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-if not (os.getuid() == 2000 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
+if not (2000 <= os.getuid() < 2256 and os.path.exists("/.dockerenv") and os.path.isdir("/opt/grader")):
     sys.exit("memory_bomb: refusing to run outside the grading container")
 
 CHUNK = 64 * 1024 * 1024

@@ -19,7 +19,7 @@ def pytest_pyfunc_call(pyfuncitem):
 
 def pytest_configure(config):
     try:
-        import grader.plugin as plugin
+        import grader.session.plugin as plugin
     except Exception:
         return
     original = plugin.results_document
