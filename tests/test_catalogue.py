@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from cases import EXERCISES, TOP
+
+from grader.catalogue import CatalogueError, CheckInfo, get_exercise, load_exercise
 
 # A fresh interpreter whose first reads of the checks are made by 8 threads at once, while
 # the collector runs finalisers that let other threads in (as it runs those of a failed
@@ -43,9 +48,59 @@ def test_checks_are_read_from_many_threads_at_once():
         result = subprocess.run([sys.executable, "-c", MANY_THREADS_AT_FIRST_READ], cwd=TOP,
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
-        assert result.stdout.split() == ["60"]
+        assert result.stdout.split() == [str(sum(len(exercise.checks())
+                                                  for exercise in EXERCISES.values()))]
 
 
-def test_the_kit_has_75_points_in_60_checks():
-    checks = [check for exercise in EXERCISES.values() for check in exercise.checks()]
-    assert len(checks) == 60 and sum(check.points for check in checks) == 75
+def test_every_starter_digest_is_the_starter_handed_out():
+    # A starter edited without its digest would be graded as "started" while unchanged
+    # (or a student's unchanged file graded for nothing): the manifest must follow the file.
+    for exercise in EXERCISES.values():
+        for program in exercise.programs:
+            digest = hashlib.sha256((exercise.folder / program).read_bytes()).hexdigest()
+            assert exercise.starter_digest(program) == digest, (
+                f"{exercise.exercise_id}/exercise.toml: [starters] {program!r} is not the "
+                f"sha256 of {program} ({digest})")
+
+
+def test_a_check_is_found_by_its_number(tmp_path):
+    root = TOP / "exercises"
+    assert get_exercise(root, "03").exercise_id == "03-echo-server"
+    with pytest.raises(CatalogueError):
+        get_exercise(root, "echo")
+
+
+def exercise_with_check(tmp_path, marker: str):
+    """A one-check exercise whose check carries ``marker`` (the text of the decorator)."""
+    folder = tmp_path / "99-made-up"
+    (folder / "checks").mkdir(parents=True)
+    (folder / "exercise.toml").write_text('title = "Made up"\nprograms = ["p.py"]\n')
+    (folder / "checks" / "test_made_up.py").write_text(
+        f"import pytest\n\n\n{marker}\ndef test_something():\n    pass\n")
+    return load_exercise(folder)
+
+
+@pytest.mark.parametrize("marker, complaint", [
+    ('@pytest.mark.check(point=2, title="x")', "unknown key 'point'"),
+    ('@pytest.mark.check(points=1 + 1, title="x")', "must be a literal"),
+    ('@pytest.mark.check(points=POINTS, title="x")', "must be a literal"),
+    ('@pytest.mark.check(2, title="x")', "keyword arguments only"),
+    ('@pytest.mark.check(points="2", title="x")', "'points' must be int or float"),
+    ('@pytest.mark.check(points=0, title="x")', "more than 0"),
+    ('@pytest.mark.check', "keyword arguments only"),
+])
+def test_a_marker_the_catalogue_cannot_trust_is_an_error_naming_file_and_line(
+        tmp_path, marker, complaint):
+    exercise = exercise_with_check(tmp_path, marker)
+    with pytest.raises(CatalogueError) as raised:
+        exercise.checks()
+    message = str(raised.value)
+    assert complaint in message
+    assert f"{exercise.folder / 'checks' / 'test_made_up.py'}:4: test_something" in message
+
+
+def test_a_valid_marker_gives_its_values(tmp_path):
+    exercise = exercise_with_check(
+        tmp_path, '@pytest.mark.check(points=2, title="T", title_zh="题", lesson="4.3", '
+                  'program="p.py")')
+    assert exercise.checks() == [CheckInfo("test_something", "T", 2.0, "4.3", "p.py", "题")]

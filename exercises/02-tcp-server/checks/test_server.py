@@ -5,41 +5,44 @@ from __future__ import annotations
 
 import pytest
 
-from grader import kernel
-from grader.events import preview
-from grader.kernel import TcpState
-from grader.steps import squash, start_server
-from grader.verdict import expect, fail
-from grader.waiting import wait_until
+from grader.session import kernel
+from grader.session.events import preview
+from grader.session.feedback import (RESET_CAUSES, RESET_NOT_FIN, YOUR_SERVER, crash_of,
+                                     difference, raised, status)
+from grader.session.steps import (connect_or_fail, expect_crash_first, expect_exit_zero,
+                                 expect_restart_listens, fail_crash_first, let_crash_show,
+                                 squash, start_on_default_port, start_server)
+from grader.session.verdict import expect
+from grader.session.waiting import wait_until
 
 PROGRAM = "server.py"
-ASCII_MESSAGE = "hello server, this is the grader"
-CHINESE_MESSAGE = "你好，服务器！这是评分程序发来的消息。"
+WORD = "hello"  # the checks whose rule is not about the message send one word
+ASCII_MESSAGE = "hello server, this is the grader"  # longer than a small recv()
+CHINESE_MESSAGE = "你好服务器"  # 15 bytes: the check is about UTF-8, not about its length
+ALL_ADDRESSES = ("0.0.0.0", "::")  # bind(("", port)): every address of the machine
 REPLY = "thank you !".encode("utf-8")
 
 
 class Exchange:
     """One run of the server: start, one client sends one message, read until closed."""
 
-    def __init__(self, run_program, connect, port: int, message: str = ASCII_MESSAGE) -> None:
+    def __init__(self, run_program, connect, port: int, message: str = WORD) -> None:
         self.port = port
         self.message = message
         self.server = start_server(run_program, PROGRAM, port)
-        self.connection = connect(port, name="grader's client")
-        expect(self.connection is not None,
-               f"your server listened on port {port} but the grader's connection was refused.",
-               f"服务器在端口 {port} 上监听，但评分程序的连接被拒绝。")
+        self.connection = connect_or_fail(connect, port, "grader's client")
         self.connection.send(message.encode("utf-8"))
         self.reply = self.connection.read_until_closed(3.0)
         self.server.wait_exit(3.0)
 
     def expect_printed(self) -> None:
-        shown = wait_until(lambda: squash(self.message) in squash(self.server.printed), 1.0)
-        expect(shown,
-               f"the grader sent {preview(self.message.encode())}; your server did not print "
-               f"it. Decode the bytes with decode('utf-8') and print them (lesson 4.3).",
-               f"评分程序发送了 {preview(self.message.encode())}，服务器没有把它打印出来。"
-               f"请用 decode('utf-8') 解码后打印（第 4.3 节）。")
+        shown = wait_until(lambda: squash(self.message) in squash(self.server.printed), 5.0)
+        expect_crash_first(
+            shown, self.server,
+            f"the grader sent {preview(self.message.encode())}; your server did not print it. "
+            f"Decode the bytes with decode('utf-8') and print them (lesson 4.3).",
+            f"评分程序发送了 {preview(self.message.encode())}，服务器没有把它打印出来。"
+            f"请用 decode('utf-8') 解码后打印（第 4.3 节）。")
 
 
 @pytest.mark.check(points=1, lesson="4.3", program="server.py",
@@ -64,12 +67,13 @@ def test_prints_message_chinese(run_program, connect, free_port):
                    title="Replies 'thank you !'", title_zh="回复 'thank you !'")
 def test_replies_thank_you(run_program, connect, free_port):
     exchange = Exchange(run_program, connect, free_port)
-    expect(exchange.reply.data == REPLY,
-           f"the reply should be exactly {preview(REPLY)} ({len(REPLY)} bytes); the grader "
-           f"received {preview(exchange.reply.data)} ({len(exchange.reply.data)} bytes) "
-           f"(lesson 4.3: send('thank you !'.encode('utf-8'))).",
-           f"回复应恰好是 {preview(REPLY)}（{len(REPLY)} 个字节），评分程序收到的是 "
-           f"{preview(exchange.reply.data)}（{len(exchange.reply.data)} 个字节）（第 4.3 节）。")
+    reply = exchange.reply.data
+    got = difference(reply, REPLY)
+    expect_crash_first(
+        reply == REPLY, exchange.server,
+        f"the reply should be exactly {preview(REPLY)} ({len(REPLY)} bytes); the grader "
+        f"{got.en} (lesson 4.3: send('thank you !'.encode('utf-8'))).",
+        f"回复应恰好是 {preview(REPLY)}（{len(REPLY)} 个字节），评分程序{got.zh}（第 4.3 节）。")
 
 
 @pytest.mark.check(points=2, lesson="4.5", program="server.py",
@@ -79,13 +83,13 @@ def test_closes_with_fin(run_program, connect, free_port):
     exchange = Exchange(run_program, connect, free_port)
     ending = exchange.reply.ending
     if ending == "reset":
-        fail("after replying, your server reset the connection (the grader saw RST, not FIN). "
-             "A reset throws away data still in flight; close the client's socket normally "
-             "with close() (lesson 4.5, the four-way close). A reset also happens when you close "
-             "with unread data, or with SO_LINGER set to 0.",
-             "回复后服务器重置了连接（评分程序看到的是 RST 而不是 FIN）。重置会丢弃仍在传输的数据；"
-             "请用 close() 正常关闭客户端套接字（第 4.5 节，四次挥手）。带着未读数据关闭或把 "
-             "SO_LINGER 设为 0 也会导致重置。")
+        fail_crash_first(
+            exchange.server,
+            f"after replying, your server reset the connection ({RESET_NOT_FIN.en}). A reset "
+            f"throws away data still in flight; close the client's socket normally with close() "
+            f"(lesson 4.5, the four-way close). {RESET_CAUSES.en}",
+            f"回复后服务器重置了连接（{RESET_NOT_FIN.zh}）。重置会丢弃仍在传输的数据；"
+            f"请用 close() 正常关闭客户端套接字（第 4.5 节，四次挥手）。{RESET_CAUSES.zh}")
     expect(ending == "eof",
            "after replying, your server never closed the connection: the grader waited 3 s and "
            "saw no FIN. Close the client's socket when you are done with it (lesson 4.3).",
@@ -103,11 +107,7 @@ def test_exits_and_releases_port(run_program, connect, free_port):
            "serves one client, then closes the listening socket and exits (lesson 4.3).",
            "服务完唯一的客户端 3 秒后，服务器仍在运行。这个服务器只服务一个客户端，"
            "然后关闭监听套接字并退出（第 4.3 节）。")
-    expect(server.exit_status == 0 and not server.has_traceback(),
-           f"your server ended with {server.exit_description()}"
-           f"{' and a traceback' if server.has_traceback() else ''}; it should exit 0.",
-           f"服务器的结束方式是 {server.exit_description()}"
-           f"{'，并打印了异常回溯' if server.has_traceback() else ''}；应以状态 0 退出。")
+    expect_exit_zero(server, YOUR_SERVER)
     expect(not kernel.is_listening(free_port),
            f"after your server exited, port {free_port} was still listening.",
            f"服务器退出后端口 {free_port} 仍在监听。")
@@ -117,22 +117,21 @@ def test_exits_and_releases_port(run_program, connect, free_port):
                    title="A client that sends nothing is handled", title_zh="正确处理什么也不发送的客户端")
 def test_empty_client(run_program, connect, free_port):
     server = start_server(run_program, PROGRAM, free_port)
-    connection = connect(free_port, name="grader's empty client")
-    expect(connection is not None, f"the grader's connection to port {free_port} was refused.",
-           f"评分程序到端口 {free_port} 的连接被拒绝。")
-    connection.close()  # connect, then close at once: the server's recv() returns b''
+    # Connect, then close at once: the server's recv() returns b''.
+    connect_or_fail(connect, free_port, "grader's empty client").close()
     server.wait_exit(3.0)
+    let_crash_show(server)  # the words below describe its whole end
+    crash, now = raised(crash_of(server)), status(server)
     expect(not server.has_traceback(),
-           "a client connected and closed without sending anything; your server ended with a "
-           "traceback. recv() returning b'' means the client closed: handle it (lesson 4.4, "
-           "note 8).",
-           "一个客户端连接后什么也没发送就关闭了；服务器以异常回溯结束。recv() 返回 b'' "
-           "表示客户端已关闭，请处理这种情况（第 4.4 节第 8 点）。")
+           f"a client connected and closed without sending anything; your server ended with a "
+           f"traceback: {crash.en}. recv() returning b'' means the client closed: handle it "
+           f"(lesson 4.4, note 8).",
+           f"一个客户端连接后什么也没发送就关闭了；服务器以异常回溯结束：{crash.zh}。recv() 返回 "
+           f"b'' 表示客户端已关闭，请处理这种情况（第 4.4 节第 8 点）。")
     expect(not server.running() and server.exit_status == 0,
-           f"a client connected and closed without sending anything; 3 s later your server had "
-           f"{server.exit_description()} instead of exiting 0.",
-           f"一个客户端连接后什么也没发送就关闭了；3 秒后服务器的状态是 "
-           f"{server.exit_description()}，而不是以 0 退出。")
+           f"a client connected and closed without sending anything; 3 s later your server "
+           f"{now.en} instead of exiting 0.",
+           f"一个客户端连接后什么也没发送就关闭了；3 秒后服务器{now.zh}，而不是以 0 退出。")
 
 
 @pytest.mark.check(points=2, lesson="4.4 note 3", program="server.py",
@@ -140,20 +139,33 @@ def test_empty_client(run_program, connect, free_port):
                    title_zh="立即再次运行时，即使有 TIME_WAIT 也能绑定端口")
 def test_rebinds_after_time_wait(run_program, connect, free_port):
     first = Exchange(run_program, connect, free_port)
-    expect(first.reply.ending == "eof" and not first.server.running(),
-           "the first run did not close the connection and exit, so the restart could not be "
-           "tried (see the other checks).",
-           "第一次运行没有关闭连接并退出，所以无法测试重新启动（见其他检查项）。")
+    now = status(first.server, detail=False)
+    expect(not first.server.running(),
+           f"the first run served its client but did not exit (it {now.en}), so it could not "
+           f"be started again on the same port (see the exit check).",
+           f"第一次运行服务完客户端后没有退出（它{now.zh}），所以无法在同一端口上再次启动"
+           f"（见退出那一项）。")
     first.connection.close()
-    time_wait = wait_until(lambda: kernel.rows_on_port(free_port, TcpState.TIME_WAIT), 1.0)
-    second = run_program(PROGRAM, args=[str(free_port)])
-    listening = kernel.wait_for_listen(free_port, 5.0, second.running)
-    if not listening:
-        state = ("while the first run's side of the connection sat in TIME_WAIT"
-                 if time_wait else "right after the first run")
-        state_zh = "第一次运行留下的连接仍处于 TIME_WAIT 时" if time_wait else "第一次运行刚结束时"
-        fail(f"started again on port {free_port} {state}, your server did not listen "
-             f"({second.exit_description()}). Set SO_REUSEADDR on the listening socket before "
-             f"bind() (lesson 4.4, note 3).",
-             f"{state_zh}在端口 {free_port} 上再次启动，服务器没有开始监听（{second.exit_description()}）。"
-             f"请在 bind() 之前给监听套接字设置 SO_REUSEADDR（第 4.4 节第 3 点）。")
+    expect_restart_listens(run_program, PROGRAM, free_port)
+
+
+@pytest.mark.check(points=1, lesson="4.3", program="server.py",
+                   title="Listens on every address: bind((\"\", port))",
+                   title_zh="在所有地址上监听：bind((\"\", port))")
+def test_listens_on_all_addresses(run_program, free_port):
+    start_server(run_program, PROGRAM, free_port)
+    rows = kernel.rows_on_port(free_port, kernel.TcpState.LISTEN)
+    where = ", ".join(sorted({row.local[0] for row in rows})) or "?"
+    expect(any(row.local[0] in ALL_ADDRESSES for row in rows),
+           f"your server listened on port {free_port} at {where} only (the kernel's LISTEN "
+           f"row), so clients of the other addresses of the machine are refused. bind(('', "
+           f"port)): the empty host is every address, 0.0.0.0 (lesson 4.3).",
+           f"服务器只在 {where} 上监听端口 {free_port}（内核的 LISTEN 行），本机其他地址上的客户端"
+           f"会被拒绝。请用 bind(('', port))：空主机名表示所有地址 0.0.0.0（第 4.3 节）。")
+
+
+@pytest.mark.check(points=1, lesson="4.3", program="server.py",
+                   title="Without an argument, listens on port 7788",
+                   title_zh="不给参数时在 7788 端口监听")
+def test_default_port(default_port_network, run_program):
+    start_on_default_port(run_program, PROGRAM, default_port_network)

@@ -8,7 +8,7 @@ signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM -> Keyboard
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 7788
 
 try:
-    with socket.create_server(("127.0.0.1", PORT), reuse_port=False) as listener:
+    with socket.create_server(("", PORT), reuse_port=False) as listener:
         conn, peer = listener.accept()
         with conn:
             message = conn.recv(1024)

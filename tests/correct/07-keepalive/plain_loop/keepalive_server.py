@@ -24,15 +24,15 @@ try:
         while True:
             try:
                 recv_data = new_client_socket.recv(1024)
+                if recv_data:
+                    new_client_socket.sendall(recv_data)
             except OSError as e:
                 if e.errno == 110:   # ETIMEDOUT：保活探测没有回应
                     print("客户端", client_addr, "保活超时，连接已失效")
                 else:
                     print("客户端", client_addr, "异常断开:", e)
                 break
-            if recv_data:
-                new_client_socket.sendall(recv_data)
-            else:
+            if not recv_data:
                 print("客户端", client_addr, "已经断开")
                 break
         new_client_socket.close()

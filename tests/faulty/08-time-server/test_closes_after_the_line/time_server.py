@@ -1,0 +1,35 @@
+# FAULT: after the line it waits for the client to close first (recv until b''), so the
+# client, which waits for the server's FIN, sees no end of the answer.
+import signal
+import socket
+import sys
+import time
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7788
+    signal.signal(signal.SIGTERM, stop)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("", port))
+    server.listen(16)
+    try:
+        while True:
+            client, _address = server.accept()
+            with client:
+                client.sendall(time.strftime("%Y-%m-%d %H:%M:%S\n", time.gmtime()).encode())
+                while client.recv(1024):
+                    pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
