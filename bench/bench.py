@@ -1,19 +1,24 @@
-"""Benchmark: how long grading takes, per exercise, as medians of several runs.
+"""Benchmark: how long grading takes, per exercise and for the whole kit, as medians.
 
-    python bench/bench.py [--runs 3] [--docker] [--exercise ID ...]
+    python bench/bench.py [--runs 3] [--docker] [--exercise ID ...] [--references-only]
 
-Reports, for every exercise: the reference solution (median of --runs), every faulty
-program (each once; the median and the slowest), and a hung program (never answers, never
-listens: the worst case a submission can cost). With --docker it also grades each
-reference with the docker runner and reports the container's cost as the ratio docker /
-local and the overhead in seconds (medians). Times are wall-clock seconds on this
-machine; compare ratios across machines, not absolute times.
+Every figure is measured twice: with the checks of an exercise side by side (the default)
+and one after another (``parallel=1``, how the grader worked before), and reported with
+their ratio. Per exercise: the reference (median of --runs), every faulty program and every
+correct program in another style (each once: the median and the slowest), a hung program
+(never answers, never listens: the worst case a submission can cost) and the kit's fresh
+starter (reported as not started, never run). For the kit: ``grader check --all`` of a
+fresh kit (what a student's first ``tox`` runs) and of the references, as whole commands
+(median of --runs). With --docker, each reference with the docker runner too.
+Times are wall-clock seconds on this machine: compare ratios across machines, not times.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,24 +27,86 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP))
 
-from grader.catalogue import all_exercises  # noqa: E402
-from grader.runners import GradeRequest  # noqa: E402
-from grader.runners import local  # noqa: E402
+from grader.catalogue import Exercise, all_exercises  # noqa: E402
+from grader.host.runners import GradeRequest, get_runner  # noqa: E402
 
 HUNG_PROGRAM = "import time\nwhile True:\n    time.sleep(1)\n"
+SCHEDULES = {"side by side": None, "one after another": 1}
 
 
-def timed(grade, request: GradeRequest) -> tuple[float, dict]:
+def timed_grade(exercise: Exercise, folder: Path, parallel: int | None,
+                runner: str = "local") -> float:
     started = time.monotonic()
-    document = grade(request)
-    return time.monotonic() - started, document
+    get_runner(runner).grade(GradeRequest(exercise, folder, "en", 600, parallel=parallel))
+    return time.monotonic() - started
 
 
-def hung_submission(programs: tuple[str, ...], folder: Path) -> Path:
+def timed_command(*args: str) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "grader", *args], cwd=TOP, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def hung_submission(exercise: Exercise, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for program in programs:
+    for program in exercise.programs:
         (folder / program).write_text(HUNG_PROGRAM, encoding="utf-8")
     return folder
+
+
+def fresh_kit(exercises: list[Exercise], folder: Path) -> Path:
+    for exercise in exercises:
+        (folder / exercise.exercise_id).mkdir(parents=True, exist_ok=True)
+        for program in exercise.programs:
+            shutil.copyfile(exercise.folder / program, folder / exercise.exercise_id / program)
+    return folder
+
+
+def measure_exercise(exercise: Exercise, args, scratch: Path) -> dict:
+    reference = TOP / "reference" / exercise.exercise_id
+    others = [] if args.references_only else sorted(
+        [path for kind in ("faulty", "correct")
+         for path in (TOP / "tests" / kind / exercise.exercise_id).iterdir() if path.is_dir()])
+    hung = hung_submission(exercise, scratch / "hung" / exercise.exercise_id)
+    starter = fresh_kit([exercise], scratch / "starter") / exercise.exercise_id
+    row = {"exercise": exercise.exercise_id, "others": len(others)}
+    for name, parallel in SCHEDULES.items():
+        row[name] = {
+            "reference": statistics.median(timed_grade(exercise, reference, parallel)
+                                           for _run in range(args.runs)),
+            "others": [timed_grade(exercise, folder, parallel) for folder in others] or [0.0],
+            "hung": 0.0 if args.references_only else timed_grade(exercise, hung, parallel),
+            "starter": timed_grade(exercise, starter, parallel),
+        }
+        if args.docker:
+            row[name]["docker"] = statistics.median(
+                timed_grade(exercise, reference, parallel, "docker") for _run in range(args.runs))
+    return row
+
+
+def print_exercises(rows: list[dict], docker: bool) -> None:
+    now, before = SCHEDULES
+    print("| exercise | reference | faulty and correct (median / slowest of n) | hung "
+          "program | fresh starter |" + (" reference, docker |" if docker else ""))
+    print("|---|---|---|---|---|" + ("---|" if docker else ""))
+    for row in rows:
+        a, b = row[now], row[before]
+        cells = [f"{a['reference']:.2f} s ({a['reference'] / b['reference']:.2f}x)",
+                 f"{statistics.median(a['others']):.2f} / {max(a['others']):.2f} s "
+                 f"(n={row['others']}; was {statistics.median(b['others']):.2f} / "
+                 f"{max(b['others']):.2f} s)",
+                 f"{a['hung']:.1f} s (was {b['hung']:.1f} s)",
+                 f"{a['starter']:.2f} s (was {b['starter']:.2f} s)"]
+        if docker:
+            cells.append(f"{a['docker']:.2f} s ({a['docker'] / b['docker']:.2f}x)")
+        print(f"| {row['exercise']} | " + " | ".join(cells) + " |")
+    for name in SCHEDULES:
+        total = sum(sum(row[name]["others"]) for row in rows)
+        references = sum(row[name]["reference"] for row in rows)
+        print(f"\n{name}: every faulty and correct program one submission after another "
+              f"{total:.1f} s; every reference {references:.1f} s; worst hung program "
+              f"{max(row[name]['hung'] for row in rows):.1f} s")
 
 
 def main() -> int:
@@ -48,58 +115,27 @@ def main() -> int:
     parser.add_argument("--docker", action="store_true")
     parser.add_argument("--exercise", nargs="*")
     parser.add_argument("--references-only", action="store_true",
-                        help="skip the faulty and hung programs (for a quick docker ratio)")
+                        help="skip the faulty, correct and hung programs (a quick look)")
     args = parser.parse_args()
-    docker_grade = None
-    if args.docker:
-        from grader.runners import docker
-        docker_grade = docker.grade
-    rows = []
+    exercises = [exercise for exercise in all_exercises(TOP / "exercises")
+                 if not args.exercise or exercise.exercise_id in args.exercise]
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
-    for exercise in all_exercises(TOP / "exercises"):
-        if args.exercise and exercise.exercise_id not in args.exercise:
-            continue
-        reference = TOP / "reference" / exercise.exercise_id
-        request = GradeRequest(exercise, reference, "en", 600)
-        ref_times = [timed(local.grade, request)[0] for _run in range(args.runs)]
-        faulty_folders = [] if args.references_only else sorted(
-            (TOP / "tests" / "faulty" / exercise.exercise_id).iterdir())
-        faulty_times = [timed(local.grade, GradeRequest(exercise, folder, "en", 600))[0]
-                        for folder in faulty_folders] or [0.0]
-        hung_time, hung_doc = 0.0, {"score": 0.0}
-        if not args.references_only:
-            hung = hung_submission(exercise.programs, scratch / exercise.exercise_id)
-            hung_time, hung_doc = timed(local.grade, GradeRequest(exercise, hung, "en", 600))
-        row = {"exercise": exercise.exercise_id, "reference": statistics.median(ref_times),
-               "faulty_median": statistics.median(faulty_times),
-               "faulty_max": max(faulty_times), "faulty_count": len(faulty_times),
-               "hung": hung_time, "hung_score": hung_doc["score"]}
-        if docker_grade:
-            docker_times = [timed(lambda r: docker_grade(r), request)[0]
-                            for _run in range(args.runs)]
-            row["docker"] = statistics.median(docker_times)
-        rows.append(row)
-        print(_format(row), flush=True)
-    print()
-    print("| exercise | reference | faulty (median / slowest of n) | hung program |"
-          + (" docker | docker/local | overhead |" if docker_grade else ""))
-    print("|---|---|---|---|" + ("---|---|---|" if docker_grade else ""))
-    for row in rows:
-        line = (f"| {row['exercise']} | {row['reference']:.2f} s | {row['faulty_median']:.2f} / "
-                f"{row['faulty_max']:.2f} s (n={row['faulty_count']}) | {row['hung']:.1f} s |")
-        if docker_grade:
-            line += (f" {row['docker']:.2f} s | {row['docker'] / row['reference']:.2f} | "
-                     f"{row['docker'] - row['reference']:+.2f} s |")
-        print(line)
-    total = sum(row["reference"] for row in rows)
-    print(f"\nall references: {total:.1f} s; worst hung program: "
-          f"{max(row['hung'] for row in rows):.1f} s")
+    try:
+        rows = []
+        for exercise in exercises:
+            rows.append(measure_exercise(exercise, args, scratch))
+            print(f"measured {exercise.exercise_id}", file=sys.stderr, flush=True)
+        print_exercises(rows, args.docker)
+        kit = fresh_kit(exercises, scratch / "kit")
+        fresh = statistics.median(timed_command("check", "--all", str(kit))
+                                  for _run in range(args.runs))
+        references = statistics.median(timed_command("check", "--all", "reference")
+                                       for _run in range(args.runs))
+        print(f"\ngrader check --all (what tox runs), median of {args.runs}: a fresh kit "
+              f"{fresh:.1f} s; the references {references:.1f} s")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
-
-
-def _format(row: dict) -> str:
-    return ", ".join(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}"
-                     for key, value in row.items())
 
 
 if __name__ == "__main__":
