@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import venv
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,26 @@ def test_a_check_that_does_not_import_is_not_a_grade(runner, broken_exercises, t
                     "--json", str(out))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not graded" in result.stderr and "helper_of_a_newer_grader" in result.stderr
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert not results.is_grade(document)
+    assert len(document["tests"]) == len(EXERCISES[SERVER].checks())
+
+
+def test_a_session_that_cannot_start_is_not_a_grade(tmp_path):
+    """The local runner starts its session with ``python -I``, which sees only the installed
+    grader. Run by a Python where the grader is not installed (a venv of its own), the
+    session ends with status 1, as pytest does for failed checks, and writes no results:
+    that must be the grader's failure, never a student's 0."""
+    bare = tmp_path / "bare-python"
+    venv.create(bare, with_pip=False)
+    script = ("import sys; from grader.host.cli import main; "
+              f"sys.executable = {str(bare / 'bin' / 'python')!r}; sys.exit(main())")
+    out = tmp_path / "r.json"
+    result = subprocess.run([sys.executable, "-c", script, "check", SERVER,
+                             str(TOP / "reference" / SERVER), "--json", str(out)],
+                            cwd=TOP, text=True, capture_output=True, timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not graded" in result.stderr and "without writing its results" in result.stderr
     document = json.loads(out.read_text(encoding="utf-8"))
     assert not results.is_grade(document)
     assert len(document["tests"]) == len(EXERCISES[SERVER].checks())
