@@ -3,7 +3,7 @@
 # packages alone: no image registry is needed, only a Debian mirror (which can
 # be a local one, see DEBIAN_MIRROR). About a minute on a 2-core machine.
 #
-#   debootstrap --variant=minbase (+ python3, pytest, pexpect, iproute2,
+#   debootstrap --variant=minbase (+ python3, pytest, pexpect, dpkt, iproute2,
 #   nftables, util-linux, procps)  ->  trim caches and docs  ->  docker import
 #
 # Usage: docker/build-base.sh [--force]
@@ -20,7 +20,7 @@ set -eu
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 TAG=${BASE_TAG:-tcp-grader-base:bookworm}
-PACKAGES=python3,python3-pytest,python3-pexpect,iproute2,nftables,util-linux,procps
+PACKAGES=python3,python3-pytest,python3-pexpect,python3-dpkt,iproute2,nftables,util-linux,procps
 # What bookworm ships, and what the grader is written and tested against.
 WANT_PYTEST=7.2.
 WANT_PEXPECT=4.8.
@@ -38,8 +38,13 @@ say() { echo "build-base: $*"; }
 die() { echo "build-base: ERROR: $*" >&2; exit 1; }
 
 if [ "$FORCE" = 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
-    say "$TAG already exists, nothing to do (use --force to rebuild)."
-    exit 0
+    # A base made before the grader needed a package is rebuilt, not reused.
+    if docker run --rm --network none "$TAG" python3 -I -c 'import pytest, pexpect, dpkt' \
+            >/dev/null 2>&1; then
+        say "$TAG already exists, nothing to do (use --force to rebuild)."
+        exit 0
+    fi
+    say "$TAG lacks a package the grader needs: rebuilding it."
 fi
 
 [ "$(id -u)" = 0 ] || die "debootstrap needs root; run this script as root."
@@ -80,7 +85,7 @@ PEXPECT_V=$(version python3-pexpect)
 PYTHON_V=$(chroot "$ROOTFS" python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 case $PYTEST_V in "$WANT_PYTEST"*) ;; *) die "python3-pytest is $PYTEST_V, expected ${WANT_PYTEST}x" ;; esac
 case $PEXPECT_V in "$WANT_PEXPECT"*) ;; *) die "python3-pexpect is $PEXPECT_V, expected ${WANT_PEXPECT}x" ;; esac
-chroot "$ROOTFS" python3 -I -c 'import pytest, pexpect' || die "pytest or pexpect cannot be imported"
+chroot "$ROOTFS" python3 -I -c 'import pytest, pexpect, dpkt' || die "pytest, pexpect or dpkt cannot be imported"
 say "python $PYTHON_V, pytest $PYTEST_V, pexpect $PEXPECT_V"
 
 say "trimming caches and docs ..."

@@ -10,7 +10,9 @@ The document is Gradescope's ``results.json`` with a few keys of our own::
     score, max_score, execution_time      numbers
     tests[]                               one per check, in the catalogue's order:
         name, number, check, lesson, program, score, max_score,
-        status ("passed" | "failed" | "not_run"), output, duration
+        status ("passed" | "failed" | "not_run"), output, duration,
+        wire           (optional) the check's TCP connections: a ladder of rows per
+                       connection and the captured frames (see ``grader.wire``)
     notes[]            (optional) what the copy of the submission left out, and why
     not_started[]      (optional) programs still the kit's unchanged starter: their checks
                        were not run, and failed with a message saying so
@@ -52,6 +54,7 @@ class CheckResult:
     score: float
     feedback: str = ""
     duration: float = 0.0
+    wire: dict | None = None  # the check's connections, segment by segment (grader.wire)
 
 
 def _entry(number: int, result: CheckResult, lang: str) -> dict:
@@ -66,6 +69,7 @@ def _entry(number: int, result: CheckResult, lang: str) -> dict:
         "status": result.status,
         "output": result.feedback,
         "duration": round(result.duration, 3),
+        **({"wire": result.wire} if result.wire is not None else {}),
     }
 
 

@@ -115,3 +115,22 @@ def test_the_page_loads_nothing_and_a_screenshot_is_kept(chromium, report, tmp_p
                     f"--screenshot={screenshot}", "--window-size=1280,1600", report.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failed_checks_connections_are_drawn_in_the_students_feedback(chromium, report,
+                                                                         tmp_path):
+    """One click on a student shows, under each failed check, its connections as a ladder
+    (an SVG drawing of the captured segments), and the batch keeps their capture files."""
+    from grader.session import capture
+    opened = capture.start()
+    if isinstance(opened, str):
+        pytest.skip(f"no packet capture here ({opened}): the feedback has no ladder to draw")
+    opened.close()
+    html = dom(chromium, report, "s-bob", tmp_path / "profile")
+    bob = html.split('<details id="s-bob"', 1)[1].split("</details>", 1)[0]
+    assert '<figure class="ladder">' in bob and "<svg" in bob
+    ladder = bob.split('<figure class="ladder">', 1)[1].split("</figure>", 1)[0]
+    assert "three-way handshake 1/3: SYN" in ladder and "marker-end" in ladder
+    assert "wire view, connection" not in bob  # drawn, not also printed as text
+    pcaps = sorted((report.parent / "bob" / "pcap").glob("*.pcap"))
+    assert pcaps and all(path.read_bytes()[:4] == b"\xd4\xc3\xb2\xa1" for path in pcaps)

@@ -397,8 +397,8 @@ answer = {
 print(json.dumps(answer))
 '''
 
-CAPABILITY_BITS = {"KILL": 5, "SETGID": 6, "SETUID": 7, "NET_ADMIN": 12, "SYS_PTRACE": 19,
-                   "DAC_READ_SEARCH": 2}
+CAPABILITY_BITS = {"KILL": 5, "SETGID": 6, "SETUID": 7, "NET_ADMIN": 12, "NET_RAW": 13,
+                   "SYS_PTRACE": 19, "DAC_READ_SEARCH": 2}
 
 
 @pytest.fixture(scope="module")

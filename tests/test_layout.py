@@ -11,7 +11,7 @@ from cases import TOP
 
 PACKAGE = TOP / "grader"
 SHARED = {"grader", "grader.__main__", "grader.catalogue", "grader.fingerprint",
-          "grader.language", "grader.results", "grader.submission"}
+          "grader.language", "grader.results", "grader.submission", "grader.wire"}
 
 
 def module_name(path: Path) -> str:

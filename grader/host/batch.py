@@ -34,11 +34,13 @@ from typing import Protocol
 
 from .. import results
 from ..catalogue import Exercise
+from . import pcap
 from .classreport import write_class_reports
 from .intake import IntakeError, Student, class_folder, students
 from .runners import DEFAULT_IMAGE, SESSION_TIMEOUT, GradeRequest, Runner, get_runner
 
 RESULTS_NAME = "results.json"
+PCAP_FOLDER = "pcap"  # OUT/<student>/pcap/<number>-<check>.pcap
 ATTEMPTS = 2  # a grading that failed is retried once
 
 
@@ -230,6 +232,8 @@ class Batch:
             [student.problem] if student.problem else []) + student.notes)
         if notes:
             results.add_notes(document, notes)
+        # The capture files first: results.json is what says the student is done.
+        pcap.write_all(document, self.result_path(student).parent / PCAP_FOLDER)
         results.write(self.result_path(student), document)
         return bool(student.problem or results.GRADING_ERROR in document)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jinja2
 
+from .. import wire
 from ..catalogue import Exercise
 from ..results import GRADING_ERROR, RUNNER_ERROR, is_grade, write_text_atomically
 from .intake import Student
@@ -115,6 +116,49 @@ def _check_rows(checks: list, graded: list[dict]) -> list[dict]:
     return rows
 
 
+LADDER_WIDTH = 1060
+LADDER_PROGRAM_X = 200
+LADDER_GRADER_X = 700
+LADDER_ROW = 24
+LADDER_TOP = 34
+
+
+def _ladders(test: dict) -> list[dict]:
+    """The SVG geometry of a failed check's connections (``grader.wire``): the program's
+    line on the left, the grader's on the right, one arrow per row, going down in time."""
+    captured = test.get("wire") or {}
+    if test.get("status") == "passed" or captured.get("source") != "capture":
+        return []
+    drawings = []
+    for connection in captured.get("connections", []):
+        arrows = []
+        for number, row in enumerate(connection["rows"]):
+            y = LADDER_TOP + number * LADDER_ROW
+            start, end = ((LADDER_PROGRAM_X, LADDER_GRADER_X) if row["from"] == wire.PROGRAM
+                          else (LADDER_GRADER_X, LADDER_PROGRAM_X))
+            arrows.append({"y": y, "x1": start, "x2": end, "time": f"{row['t']:.3f} s",
+                           "text": wire.describe(row), "label": wire.label_text(row, False),
+                           "alarm": (row.get("label") or "").startswith(
+                               ("rst", "refused", "zero", "probe_un", "keepalive_gave"))})
+        ending = wire.ENDINGS.get(connection.get("ending"), ("", ""))[0]
+        height = LADDER_TOP + len(arrows) * LADDER_ROW + 24
+        drawings.append({"program": connection["program"], "grader": connection["grader"],
+                         "arrows": arrows, "ending": ending, "height": height,
+                         "width": LADDER_WIDTH, "program_x": LADDER_PROGRAM_X,
+                         "grader_x": LADDER_GRADER_X})
+    return drawings
+
+
+def _without_ladder(test: dict) -> str:
+    """A failed check's feedback without the text ladder at its end, which the page draws."""
+    output = test.get("output", "")
+    for lang in ("en", "zh"):
+        text = wire.render_text(test.get("wire"), lang)
+        if text and output.endswith("\n\n" + text):
+            return output[:-len(text) - 2]
+    return output
+
+
 def _student_row(student: Student, document: dict | None) -> dict:
     tests = (document or {}).get("tests", [])
     return {"slug": student.slug, "student_id": student.student_id,
@@ -131,7 +175,9 @@ def _student_row(student: Student, document: dict | None) -> dict:
                        "name": test.get("name", ""),
                        "score": f"{points(test.get('score', 0))}/"
                                 f"{points(test.get('max_score', 0))}",
-                       "output": test.get("output", "") if test.get("status") != "passed"
+                       "ladders": _ladders(test),
+                       "output": (_without_ladder(test) if _ladders(test) else
+                                  test.get("output", "")) if test.get("status") != "passed"
                        else ""} for test in tests]}
 
 

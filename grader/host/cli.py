@@ -3,6 +3,7 @@
     grader list [--requirements EXERCISE]
     grader check EXERCISE SUBMISSION_DIR [--json FILE] [--junit FILE] [--runner local|docker]
     grader check --all KIT_DIR [-j N]
+        --wire: every check's connections, segment by segment; --pcap DIR: one .pcap per check
     grader batch EXERCISE SUBMISSIONS --out DIR [--runner docker|local] [-j N] [--force]
     grader gradescope EXERCISE [--out ZIP]
     grader worker --broker URL [--runner docker|local] [-j N] [--visibility-timeout S]
@@ -30,7 +31,7 @@ from pathlib import Path
 from .. import requirements, results
 from ..catalogue import CatalogueError, all_exercises, find_exercises_root, get_exercise
 from ..language import choose as choose_language
-from . import report
+from . import pcap, report
 from .runners import DEFAULT_IMAGE, SESSION_TIMEOUT, GradeRequest, RunnerUnavailable, get_runner
 
 EXIT_PASSED, EXIT_LOST_POINTS, EXIT_NOT_GRADED = 0, 1, 2
@@ -60,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_grading_options(check)
     check.add_argument("--json", metavar="FILE", help="write Gradescope-format results here")
     check.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    check.add_argument("--wire", action="store_true",
+                       help="show the ladder of every check's connections, not only of "
+                       "those that failed")
+    check.add_argument("--pcap", metavar="DIR", help="write each check's captured packets "
+                       "to DIR as .pcap files (with --all: DIR/<exercise id>/)")
     batch = commands.add_parser("batch", help="grade a class: one subfolder (or zip) per student")
     batch.add_argument("exercise")
     batch.add_argument("submissions", help="folder with one subfolder per student, or a zip")
@@ -183,6 +189,7 @@ def run_check(args: argparse.Namespace, root: Path) -> int:
         return EXIT_NOT_GRADED
     document = grade_and_print(args, exercise, submission)
     write_outputs(args, document, exercise.exercise_id)
+    write_pcaps(args, document, Path(args.pcap) if args.pcap else None)
     if not results.is_grade(document):
         print(f"grader: not graded: {document[results.RUNNER_ERROR]}", file=sys.stderr)
         return EXIT_NOT_GRADED
@@ -207,6 +214,8 @@ def run_kit(args: argparse.Namespace, root: Path, kit: Path) -> int:
         if args.verbose or report.status(document) in ("lost points", "not graded"):
             print_table(args, exercise, kit / exercise.exercise_id, document)
             print()
+        write_pcaps(args, document,
+                    Path(args.pcap) / exercise.exercise_id if args.pcap else None)
     print(report.format_summary(documents, args.lang), end="", flush=True)
     total = sum(document["score"] for document in documents.values())
     possible = sum(document["max_score"] for document in documents.values())
@@ -231,6 +240,15 @@ def print_table(args: argparse.Namespace, exercise, submission: Path, document: 
     title = exercise.title_zh if lang == "zh" else exercise.title
     print(report.format_table(document, f"{exercise.exercise_id}: {title}  [{submission}]", lang),
           end="", flush=True)
+    if args.wire:
+        print(report.format_wires(document, lang), end="", flush=True)
+
+
+def write_pcaps(args: argparse.Namespace, document: dict, folder: Path | None) -> None:
+    if folder is None:
+        return
+    written = pcap.write_all(document, folder)
+    print(f"grader: {len(written)} capture files in {folder}", file=sys.stderr)
 
 
 def write_outputs(args: argparse.Namespace, document: dict, suite: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from xml.etree import ElementTree
 
+from .. import wire
 from ..results import NOT_STARTED, RUNNER_ERROR
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "not_run": "SKIP"}
@@ -53,6 +54,20 @@ def format_table(document: dict, heading: str, lang: str = "en") -> str:
         lines += ["", f"--- {test['name']} ({test.get('check', '')})"]
         lines += ["    " + line for line in safe_text(test.get("output", "")).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def format_wires(document: dict, lang: str = "en") -> str:
+    """The ladders of the checks that passed (``grader check --wire``): a failed check's
+    feedback already ends with its own."""
+    lines = []
+    for test in document.get("tests", []):
+        if test["status"] != "passed":
+            continue
+        ladder = safe_text(wire.render_text(test.get("wire"), lang))
+        if ladder:
+            lines += ["", f"=== {test['name']} ({test.get('check', '')})"]
+            lines += ["    " + line for line in ladder.splitlines()]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 STATUS_WORDS = {"full marks": "满分", "lost points": "失分", "not started": "尚未开始",

@@ -34,6 +34,20 @@ def notes(item: pytest.Item) -> list[str]:
     return item.stash.get(NOTES_KEY, [])
 
 
+def grader_ports(item: pytest.Item) -> set[int]:
+    """The local ports of the grader's own sockets in the check ``item``: whose end of each
+    captured connection is the grader's."""
+    found = set()
+    for exhibit in item.stash.get(EVIDENCE_KEY, []):
+        if isinstance(exhibit, peers.PeerServer):
+            found.add(exhibit.port)
+            found.update(connection.local_port for connection in exhibit.connections)
+        elif isinstance(exhibit, peers.PeerConnection):
+            found.add(exhibit.local_port)
+    found.discard(0)
+    return found
+
+
 def render(item: pytest.Item, lang: str) -> str:
     """The wire logs and program outputs this check produced, for the feedback."""
     parts = []

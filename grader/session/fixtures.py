@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from .. import wire
 from ..submission import copy_submission, note_about
-from . import containment, evidence, peers, ports
+from . import capture, containment, evidence, peers, ports
 from .netns import NetworkUnavailable, open_network
 from .program import StudentProgram, kill_student_processes
 from .verdict import fail, not_run
@@ -145,6 +146,7 @@ def peer_server(request: pytest.FixtureRequest):
 
     def make(name: str = "connection") -> peers.PeerServer:
         server = peers.PeerServer(log_name=name)
+        capture.watch(server.port, wire.GRADER)
         servers.append(server)
         evidence.keep(request.node, server)
         return server
@@ -160,6 +162,7 @@ def connect(request: pytest.FixtureRequest):
 
     def make(port: int, timeout: float = 5.0, name: str | None = None, network=None
              ) -> peers.PeerConnection | None:
+        capture.watch(port, wire.PROGRAM)
         connection = peers.connect(port, timeout,
                                    log_name=name or f"client {len(connections) + 1}",
                                    make_socket=network.socket if network else None)
@@ -183,6 +186,7 @@ def network():
                 f"none could be made here ({error}). Grade with --runner docker to run it.",
                 f"未运行：这一项需要一个评分程序可以丢弃数据包的网络，但这里无法创建（{error}）。"
                 f"请用 --runner docker 评分以运行它。")
+    capture.also_in(isolated)
     yield isolated
     isolated.close()
 
@@ -203,6 +207,7 @@ def default_port_network():
                         f"未运行：本机端口 {ports.DEFAULT_PORT} 一直被其他程序占用，无法检查默认端口")
             yield None
         return
+    capture.also_in(isolated)
     yield isolated
     isolated.close()
 
@@ -210,4 +215,6 @@ def default_port_network():
 @pytest.fixture
 def free_port() -> int:
     """A port that is free on all IPv4 interfaces and has no rows in the socket table."""
-    return ports.unused_port()
+    port = ports.unused_port()
+    capture.watch(port)  # whose: the program's if the grader connects to it, else nobody's
+    return port

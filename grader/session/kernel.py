@@ -118,9 +118,20 @@ def parse_table(text: str) -> list[SocketRow]:
     return rows
 
 
+# Called with every table read (the wire view notes the states the checks saw).
+OBSERVERS: list[Callable[[list[SocketRow]], None]] = []
+
+
 def read_table(namespace_pid: int | None = None) -> list[SocketRow]:
     """Every TCP socket of a network namespace, IPv4 and IPv6: ours, or that of the process
     ``namespace_pid`` (``/proc/PID/net/tcp`` shows the namespace of PID)."""
+    rows = _read_table(namespace_pid)
+    for observer in OBSERVERS:
+        observer(rows)
+    return rows
+
+
+def _read_table(namespace_pid: int | None) -> list[SocketRow]:
     base = f"/proc/{namespace_pid}/net" if namespace_pid else "/proc/net"
     rows: list[SocketRow] = []
     for name in ("tcp", "tcp6"):

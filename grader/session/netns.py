@@ -113,6 +113,13 @@ class IsolatedNetwork:
             raise NetworkUnavailable("the namespace agent did not pass a socket")
         return socket.socket(fileno=fds[0])
 
+    def packet_socket(self) -> socket.socket | None:
+        """A packet socket on the namespace's loopback, for the wire view (None if the
+        agent could not make one)."""
+        self.channel.sendall(b"capture")
+        _message, fds, _flags, _address = socket.recv_fds(self.channel, 256, 1)
+        return socket.socket(fileno=fds[0]) if fds else None
+
     def drop(self, port: int) -> None:
         self.channel.sendall(b"drop " + str(port).encode())
         answer = self.channel.recv(4096)
@@ -178,12 +185,26 @@ def agent() -> int:
             made = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socket.send_fds(channel, [b"fd"], [made.fileno()])
             made.close()
+        elif request == b"capture":
+            _pass_packet_socket(channel)
         elif request.startswith(b"drop "):
             try:
                 _run_nft(drop_rules(int(request.split()[1])))
                 channel.sendall(b"ok")
             except (NetworkUnavailable, OSError, ValueError) as error:
                 channel.sendall(str(error).encode())
+
+
+def _pass_packet_socket(channel: socket.socket) -> None:
+    # Root of its own user namespace, the agent has CAP_NET_RAW over the network it owns.
+    try:
+        made = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        made.bind(("lo", 0))
+    except (OSError, AttributeError) as error:
+        channel.sendall(f"no packet socket: {error}".encode())
+        return
+    socket.send_fds(channel, [b"fd"], [made.fileno()])
+    made.close()
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["agent"]:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from .. import results
+from .. import results, wire
 from ..catalogue import CatalogueError, CheckInfo, Exercise, load_exercise
 from ..language import LANGUAGES, Message
-from . import evidence, ports, schedule
+from . import capture, evidence, ports, schedule
 from .verdict import CheckFailed, CheckNotRun
 
 pytest_plugins = ["grader.session.fixtures"]
@@ -131,7 +131,11 @@ class Recorder:
 
     def _run_in_child(self, item: pytest.Item) -> tuple:
         self.path = None  # only the session writes the document
-        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+        capture.begin()  # before the check's fixtures: the capture sees its first SYN
+        try:
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+        finally:
+            capture.end()
         return self.results.get(item.name), self.notes
 
     def _receive(self, item: pytest.Item, value: tuple) -> None:
@@ -149,8 +153,9 @@ class Recorder:
             return
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             info = self.checks[item.name]
-            self.results.setdefault(info.check_id,
-                                    _result(item, info, call, report, self.lang))
+            if info.check_id not in self.results:
+                self.results[info.check_id] = _with_wire(
+                    _result(item, info, call, report, self.lang), item, self.lang)
             self.notes.extend(note for note in evidence.notes(item) if note not in self.notes)
             self.save()  # after every check, so a killed session still leaves its results
 
@@ -213,6 +218,16 @@ def _is_starter(exercise: Exercise, submission: Path, program: str) -> bool:
 def _not_started(info: CheckInfo, lang: str) -> results.CheckResult:
     return results.CheckResult(info, "failed", 0.0,
                                feedback=NOT_STARTED.text(lang).format(program=info.program))
+
+
+def _with_wire(result: results.CheckResult, item: pytest.Item,
+               lang: str) -> results.CheckResult:
+    """The check's connections as they were when its verdict was given (what the clean-up
+    did after it is left out); a failed check's feedback ends with their ladders."""
+    result.wire = capture.observed(evidence.grader_ports(item))
+    if result.status == "failed" and result.wire.get("connections"):
+        result.feedback += "\n\n" + wire.render_text(result.wire, lang)
+    return result
 
 
 def _result(item: pytest.Item, info: CheckInfo, call: pytest.CallInfo,

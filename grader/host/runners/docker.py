@@ -8,8 +8,9 @@ What an instructor uses for untrusted submissions. The container:
   it is killed; the checks it reported by then are kept, the others failed with the reason;
 - has a read-only root filesystem and a size-limited tmpfs for scratch space;
 - drops every capability but those the grader needs to run the student's program under its
-  own unprivileged uid, to watch it and to drop packets on its own loopback (SETUID, SETGID,
-  KILL, SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN), with ``no-new-privileges``; the student's uid has none;
+  own unprivileged uid, to watch it, to drop packets on its own loopback and to capture
+  them there for the wire view (SETUID, SETGID, KILL, SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN,
+  NET_RAW), with ``no-new-privileges``; the student's uid has none;
 - holds the checks in a folder only root can read, and receives the submission read-only
   and the results folder writable by root only, so the student's program (a uid of its
   own, 2000 and up) can neither read the checks nor write or replace the results, nor signal
@@ -63,7 +64,8 @@ LOG_CAP = 20_000
 # DAC_READ_SEARCH: read its /proc entries (sockets, fds, waiting at input()), which are
 # another uid's; NET_ADMIN: drop a vanished client's packets in the container's own network
 # namespace, which holds nothing but loopback.
-CAPABILITIES = ["SETUID", "SETGID", "KILL", "SYS_PTRACE", "DAC_READ_SEARCH", "NET_ADMIN"]
+CAPABILITIES = ["SETUID", "SETGID", "KILL", "SYS_PTRACE", "DAC_READ_SEARCH", "NET_ADMIN",
+                "NET_RAW"]
 KILLED = Message("the grading container was killed (out of memory or a limit was hit); "
                  "this check was not reached",
                  "评分容器被杀死（内存耗尽或触及限制）；这一项没有被执行到")

@@ -1,0 +1,226 @@
+"""The check's own packets: a capture on the loopback of the network the session runs in.
+
+Why: the lesson is about what goes over the wire (the handshake, who sends the FIN, a
+reset, TIME_WAIT), and the grader's own socket calls only see what reaches the
+application. A packet socket on ``lo`` sees every segment, as tcpdump would.
+
+Each check runs in a child process of its own (``schedule``), so each has its own
+``Capture``, started before the check's fixtures and read when its result is made. Checks
+side by side share the loopback; a capture keeps only the segments to or from the ports
+its check registered with ``watch`` (the program's listening port, the grader's), so one
+check never shows another's connections. Every connection of a check has one end on such a
+port, and the port is known before the first SYN.
+
+Where the session may not open a packet socket (an ordinary user outside a namespace of
+its own, another OS), ``start`` says why and the check's view is built from the grader's
+own log instead, and says so (``grader.wire``).
+
+Bounded: at most ``MAX_FRAMES`` frames per check, of at most ``SNAPLEN`` bytes each (the
+headers and the first bytes of data): the first ones and the last ones are kept, and how
+many were left out between them is counted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import dpkt
+
+from .. import wire
+from . import kernel
+
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4  # linux/if_packet.h: loopback shows each packet twice; keep one copy
+SNAPLEN = wire.SNAPLEN
+MAX_FRAMES = 160
+KEEP_LAST = 40
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured Ethernet frame: when (seconds since the epoch), its length on the wire,
+    and its first ``SNAPLEN`` bytes."""
+
+    at: float
+    length: int
+    data: bytes
+
+
+class Capture:
+    """A packet socket on ``lo`` read by a thread of its own until ``close``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.watched: dict[int, str | None] = {}  # port -> whose: see wire.connections
+        self.first: list[Frame] = []
+        self.last: list[Frame] = []
+        self.left_out = 0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._readers: list[tuple[socket.socket, threading.Thread]] = []
+        # (local, remote, state) -> [first, last] time a table read showed that row
+        self.states: dict[tuple, list[float]] = {}
+        self.add(sock)
+
+    def add(self, sock: socket.socket) -> None:
+        """Read one more packet socket: the loopback of a network the check made."""
+        _tune(sock)
+        reader = threading.Thread(target=self._read, args=(sock,), name="capture", daemon=True)
+        self._readers.append((sock, reader))
+        reader.start()
+
+    def watch(self, port: int, owner: str | None) -> None:
+        """Keep the segments to or from ``port``, which belongs to ``owner`` (None: not
+        known yet; a later call may say whose it is)."""
+        with self._lock:
+            if self.watched.get(port) is None:
+                self.watched[port] = owner
+
+    def saw_rows(self, rows) -> None:
+        """Note the rows of a socket table read that belong to this check's ports."""
+        now = time.time()
+        with self._lock:
+            for row in rows:
+                if row.local_port in self.watched or row.remote_port in self.watched:
+                    key = (row.local, row.remote, row.state.name)
+                    self.states.setdefault(key, [now, now])[1] = now
+
+    def seen_states(self) -> list[tuple]:
+        with self._lock:
+            return [(local, remote, state, first, last)
+                    for (local, remote, state), (first, last) in self.states.items()]
+
+    def owners(self) -> dict[int, str | None]:
+        with self._lock:
+            return dict(self.watched)
+
+    def frames(self) -> tuple[list[Frame], int]:
+        """The frames kept so far, in order, and how many were left out between them."""
+        with self._lock:
+            return self.first + self.last, self.left_out
+
+    def close(self) -> None:
+        self._closed.set()
+        for sock, reader in self._readers:
+            reader.join(timeout=2.0)
+            sock.close()
+
+    def _read(self, sock: socket.socket) -> None:
+        buffer = bytearray(SNAPLEN)
+        while not self._closed.is_set():
+            try:
+                # MSG_TRUNC: the frame's whole length, though only SNAPLEN bytes are copied
+                length, address = sock.recvfrom_into(buffer, SNAPLEN, socket.MSG_TRUNC)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if address[2] == PACKET_OUTGOING:
+                continue
+            self._keep(Frame(time.time(), length, bytes(buffer[:min(length, SNAPLEN)])))
+
+    def _keep(self, frame: Frame) -> None:
+        ports = _ports(frame.data)
+        with self._lock:
+            if ports is None or not (ports[0] in self.watched or ports[1] in self.watched):
+                return
+            if len(self.first) < MAX_FRAMES - KEEP_LAST:
+                self.first.append(frame)
+                return
+            self.last.append(frame)
+            if len(self.last) > KEEP_LAST:
+                self.last.pop(0)
+                self.left_out += 1
+
+
+def _ports(data: bytes) -> tuple[int, int] | None:
+    """The TCP ports of a frame, or None if it is not TCP over IP."""
+    try:
+        packet = dpkt.ethernet.Ethernet(data).data
+    except (dpkt.UnpackError, ValueError):
+        return None
+    segment = getattr(packet, "data", None)
+    if not isinstance(segment, dpkt.tcp.TCP):
+        return None
+    return segment.sport, segment.dport
+
+
+def start() -> Capture | str:
+    """A capture of ``lo``, or why none can be made here."""
+    if not hasattr(socket, "AF_PACKET"):
+        return "this system has no packet sockets"
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    except PermissionError:
+        return "capturing packets needs CAP_NET_RAW, which this session does not have"
+    except OSError as error:
+        return f"no packet socket: {error.strerror or error}"
+    try:
+        sock.bind(("lo", 0))
+    except OSError as error:
+        sock.close()
+        return f"the loopback interface cannot be captured: {error.strerror or error}"
+    return Capture(sock)
+
+
+def _tune(sock: socket.socket) -> None:
+    # Room for bursts of the other checks' traffic, which the socket sees before it is
+    # filtered out here: a full buffer would drop this check's own segments too.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    sock.settimeout(0.1)
+
+
+OFF_SWITCH = "GRADER_NO_CAPTURE"  # 1: no capture (to measure what capturing costs)
+
+# The capture of the check running in this process (each check has a process of its own).
+CURRENT: Capture | None = None
+UNAVAILABLE = ""
+
+
+def begin() -> None:
+    global CURRENT, UNAVAILABLE
+    opened = start() if os.environ.get(OFF_SWITCH) != "1" else f"{OFF_SWITCH}=1 is set"
+    if isinstance(opened, Capture):
+        CURRENT, UNAVAILABLE = opened, ""
+        kernel.OBSERVERS.append(opened.saw_rows)
+    else:
+        CURRENT, UNAVAILABLE = None, opened
+
+
+def watch(port: int, owner: str | None = None) -> None:
+    """Keep this check's segments to or from ``port`` (a no-op without a capture)."""
+    if CURRENT is not None:
+        CURRENT.watch(port, owner)
+
+
+def also_in(network) -> None:
+    """Capture the loopback of a network namespace the check made, too (``netns``)."""
+    make = getattr(network, "packet_socket", None)
+    if CURRENT is None or make is None:
+        return
+    sock = make()
+    if sock is not None:
+        CURRENT.add(sock)
+
+
+def observed(grader_ports: set[int]) -> dict:
+    """The ``wire`` entry of the check running now (``grader.wire``). ``grader_ports``: the
+    local ports of the grader's own sockets, which settle whose each end is."""
+    if CURRENT is None:
+        return wire.not_captured(UNAVAILABLE or "no capture was started for this check")
+    frames, left_out = CURRENT.frames()
+    owners = CURRENT.owners()
+    owners.update({port: wire.GRADER for port in grader_ports})
+    return wire.document(frames, owners, left_out, CURRENT.seen_states())
+
+
+def end() -> None:
+    global CURRENT
+    if CURRENT is not None:
+        if CURRENT.saw_rows in kernel.OBSERVERS:
+            kernel.OBSERVERS.remove(CURRENT.saw_rows)
+        CURRENT.close()
+        CURRENT = None
