@@ -48,6 +48,8 @@ class CheckInfo:
     program: str = ""
     title_zh: str = ""
     alone: bool = False  # runs while no other check runs (it measures CPU time, a pause...)
+    # an alone check that calls quiet_machine() is alone from that call on, not from its start
+    asks_quiet: bool = False
 
     def title_in(self, lang: str) -> str:
         return self.title_zh if lang == "zh" and self.title_zh else self.title
@@ -102,11 +104,25 @@ class Exercise:
                     marker = _check_marker(node, path)
                     if marker is not None:
                         found.append(CheckInfo(check_id=node.name, **{
-                            "title": node.name, "points": 1.0, **marker}))
+                            "title": node.name, "points": 1.0, **marker,
+                            "asks_quiet": _asks_quiet(node, marker, path)}))
         return found
 
     def check_info(self) -> dict[str, "CheckInfo"]:
         return {info.check_id: info for info in self.checks()}
+
+
+def _asks_quiet(function: ast.FunctionDef, marker: dict, path: Path) -> bool:
+    """Whether the check's body calls ``quiet_machine()``; only an ``alone=True`` check may
+    (any other would wait for a quiet machine the schedule never planned for it)."""
+    calls = any(isinstance(node, ast.Call) and ast.unparse(node.func).endswith("quiet_machine")
+                for node in ast.walk(function))
+    if calls and not marker.get("alone"):
+        line = min([decorator.lineno for decorator in function.decorator_list],
+                   default=function.lineno)
+        raise CatalogueError(f"{path}:{line}: {function.name} calls quiet_machine() "
+                             f"but its @pytest.mark.check does not say alone=True")
+    return calls
 
 
 def _check_marker(function: ast.FunctionDef, path: Path) -> dict | None:

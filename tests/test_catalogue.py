@@ -70,13 +70,13 @@ def test_a_check_is_found_by_its_number(tmp_path):
         get_exercise(root, "echo")
 
 
-def exercise_with_check(tmp_path, marker: str):
+def exercise_with_check(tmp_path, marker: str, body: str = "pass"):
     """A one-check exercise whose check carries ``marker`` (the text of the decorator)."""
     folder = tmp_path / "99-made-up"
     (folder / "checks").mkdir(parents=True)
     (folder / "exercise.toml").write_text('title = "Made up"\nprograms = ["p.py"]\n')
     (folder / "checks" / "test_made_up.py").write_text(
-        f"import pytest\n\n\n{marker}\ndef test_something():\n    pass\n")
+        f"import pytest\n\n\n{marker}\ndef test_something():\n    {body}\n")
     return load_exercise(folder)
 
 
@@ -104,3 +104,22 @@ def test_a_valid_marker_gives_its_values(tmp_path):
         tmp_path, '@pytest.mark.check(points=2, title="T", title_zh="题", lesson="4.3", '
                   'program="p.py")')
     assert exercise.checks() == [CheckInfo("test_something", "T", 2.0, "4.3", "p.py", "题")]
+
+
+def test_a_check_that_asks_for_a_quiet_machine_must_be_marked_alone(tmp_path):
+    exercise = exercise_with_check(tmp_path, '@pytest.mark.check(points=1, title="x")',
+                                   body="quiet_machine()")
+    with pytest.raises(CatalogueError) as raised:
+        exercise.checks()
+    assert "calls quiet_machine() but its @pytest.mark.check does not say alone=True" in str(
+        raised.value)
+    assert f"{exercise.folder / 'checks' / 'test_made_up.py'}:4: test_something" in str(
+        raised.value)
+
+
+@pytest.mark.parametrize("body, asks", [("pass", False), ("steps.quiet_machine()", True)])
+def test_an_alone_check_says_whether_it_asks_where_its_measurement_starts(tmp_path, body, asks):
+    exercise = exercise_with_check(tmp_path, '@pytest.mark.check(points=1, title="x", '
+                                             'alone=True)', body=body)
+    [info] = exercise.checks()
+    assert info.alone and info.asks_quiet is asks

@@ -27,7 +27,7 @@ import pytest
 from .. import results, wire
 from ..catalogue import CatalogueError, CheckInfo, Exercise, load_exercise
 from ..language import LANGUAGES, Message
-from . import capture, evidence, ports, schedule
+from . import capture, evidence, ports, schedule, steps
 from .verdict import CheckFailed, CheckNotRun
 
 pytest_plugins = ["grader.session.fixtures"]
@@ -128,6 +128,14 @@ class Recorder:
             self._run_in_child, self._receive, self.parallel)
         session.testsfailed = sum(result.status != "passed" for result in self.results.values())
         return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """An ``alone`` check that does not say where its measurement starts is alone from
+        the start of its call."""
+        info = self.checks.get(item.name, _NOT_A_CHECK)
+        if info.alone and not info.asks_quiet:
+            steps.quiet_machine()
 
     def _run_in_child(self, item: pytest.Item) -> tuple:
         self.path = None  # only the session writes the document

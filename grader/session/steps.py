@@ -18,7 +18,7 @@ import signal
 from typing import Callable
 
 from ..language import Message
-from . import kernel, ports, procinfo
+from . import containment, kernel, ports, procinfo, schedule
 from .ports import DEFAULT_PORT
 from .feedback import (NOTHING, YOUR_SERVER, arrival, crash_first, crash_of,
                        disconnect_lines_missing, exit_words, raised, seconds, sized, status)
@@ -30,6 +30,13 @@ from .waiting import wait_until
 LISTEN_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 5.0  # the ``connect`` fixture's
+
+
+def quiet_machine() -> None:
+    """From here until the check ends, no other check of the session runs: what follows
+    measures CPU time or a deadline the program must meet on a quiet machine. Only a check
+    marked ``alone=True`` calls it; until then it runs beside the others (``schedule``)."""
+    schedule.quiet_machine(containment.members)
 
 
 def squash(text: str) -> str:

@@ -17,7 +17,7 @@ from grader.session.steps import (DEFAULT_PORT, DISCONNECT_LINE, connect_or_fail
                                  expect_alive, expect_clean_stop,
                                  expect_disconnect_reported, expect_echo,
                                  expect_echo_to_slow_reader, expect_echo_while_others,
-                                 fail_crash_first, restart_after_a_client,
+                                 fail_crash_first, quiet_machine, restart_after_a_client,
                                  start_on_default_port, start_server, wait_new_line,
                                  wait_no_close_wait)
 from grader.session.verdict import expect, fail
@@ -90,6 +90,7 @@ def test_reports_disconnect(run_program, connect, free_port):
     server = serve(run_program, free_port)
     connection = connect_or_fail(connect, free_port, "client")
     expect_echo(connection, b"bye soon", server=server)
+    quiet_machine()
     expect_disconnect_reported(server, [connection], 1.0, DISCONNECT_HINT)
 
 
@@ -152,6 +153,7 @@ def test_idle_without_spinning(run_program, connect, free_port):
     before = count_lines(server, DISCONNECT_LINE)
     one_client(server, connect, free_port, "client")
     wait_new_line(server, DISCONNECT_LINE, before, 1.0)
+    quiet_machine()
     pids = server.members()
     cpu_before = sum(procinfo.cpu_seconds(pid) for pid in pids)
     output_before = len(server.output)
@@ -251,6 +253,7 @@ def test_reports_disconnect_after_reset(run_program, connect, free_port):
     server = serve(run_program, free_port)
     rude = connect_or_fail(connect, free_port, "client that resets")
     expect_echo(rude, b"ping", server=server)
+    quiet_machine()
     before = count_lines(server, DISCONNECT_LINE)
     rude.send(b"x")  # unread data in flight: the server's recv() raises ConnectionResetError
     rude.reset()

@@ -18,7 +18,8 @@ from grader.session.steps import (DEFAULT_PORT, DISCONNECT_LINE, connect_or_fail
                                  expect_clean_stops_with_a_client,
                                  expect_disconnect_reported, expect_echo,
                                  expect_echo_to_slow_reader, expect_echo_while_others,
-                                 fail_crash_first, let_crash_show, restart_after_a_client,
+                                 fail_crash_first, let_crash_show, quiet_machine,
+                                 restart_after_a_client,
                                  start_on_default_port, start_server, thread_count,
                                  unreaped_children, wait_no_close_wait)
 from grader.session.verdict import expect, fail
@@ -285,6 +286,7 @@ def test_reports_each_disconnect(run_program, connect, free_port):
     for number, connection in enumerate(clients, 1):
         expect_echo_while_others(connection, f"client {number}: 再见 bye".encode("utf-8"), server,
                                  BUSY_ADVICE, who=f"client {number}", who_zh=f"客户端 {number}")
+    quiet_machine()
     expect_disconnect_reported(server, clients, DISCONNECT_LIMIT, DISCONNECT_HINT)
 
 
