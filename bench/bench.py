@@ -85,28 +85,38 @@ def measure_exercise(exercise: Exercise, args, scratch: Path) -> dict:
     return row
 
 
-def print_exercises(rows: list[dict], docker: bool) -> None:
-    now, before = SCHEDULES
+def print_header(docker: bool) -> None:
     print("| exercise | reference | faulty and correct (median / slowest of n) | hung "
           "program | fresh starter |" + (" reference, docker |" if docker else ""))
-    print("|---|---|---|---|---|" + ("---|" if docker else ""))
-    for row in rows:
-        a, b = row[now], row[before]
-        cells = [f"{a['reference']:.2f} s ({a['reference'] / b['reference']:.2f}x)",
-                 f"{statistics.median(a['others']):.2f} / {max(a['others']):.2f} s "
-                 f"(n={row['others']}; was {statistics.median(b['others']):.2f} / "
-                 f"{max(b['others']):.2f} s)",
-                 f"{a['hung']:.1f} s (was {b['hung']:.1f} s)",
-                 f"{a['starter']:.2f} s (was {b['starter']:.2f} s)"]
-        if docker:
-            cells.append(f"{a['docker']:.2f} s ({a['docker'] / b['docker']:.2f}x)")
-        print(f"| {row['exercise']} | " + " | ".join(cells) + " |")
+    print("|---|---|---|---|---|" + ("---|" if docker else ""), flush=True)
+
+
+def print_row(row: dict, docker: bool) -> None:
+    """One exercise's line, printed as soon as it is measured (a long run shows progress)."""
+    now, before = SCHEDULES
+    a, b = row[now], row[before]
+    cells = [f"{a['reference']:.2f} s ({a['reference'] / b['reference']:.2f}x)",
+             f"{statistics.median(a['others']):.2f} / {max(a['others']):.2f} s "
+             f"(n={row['others']}; was {statistics.median(b['others']):.2f} / "
+             f"{max(b['others']):.2f} s)",
+             f"{a['hung']:.1f} s (was {b['hung']:.1f} s)",
+             f"{a['starter']:.2f} s (was {b['starter']:.2f} s)"]
+    if docker:
+        cells.append(f"{a['docker']:.2f} s ({a['docker'] / b['docker']:.2f}x)")
+    print(f"| {row['exercise']} | " + " | ".join(cells) + " |", flush=True)
+
+
+def print_totals(rows: list[dict]) -> None:
+    totals = {name: sum(sum(row[name]["others"]) for row in rows) for name in SCHEDULES}
     for name in SCHEDULES:
-        total = sum(sum(row[name]["others"]) for row in rows)
         references = sum(row[name]["reference"] for row in rows)
         print(f"\n{name}: every faulty and correct program one submission after another "
-              f"{total:.1f} s; every reference {references:.1f} s; worst hung program "
+              f"{totals[name]:.1f} s; every reference {references:.1f} s; worst hung program "
               f"{max(row[name]['hung'] for row in rows):.1f} s")
+    now, before = SCHEDULES
+    if totals[before]:
+        print(f"every faulty and correct program, {now} / {before}: "
+              f"{totals[now] / totals[before]:.2f}", flush=True)
 
 
 def main() -> int:
@@ -122,14 +132,16 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         rows = []
+        print_header(args.docker)
         for exercise in exercises:
             rows.append(measure_exercise(exercise, args, scratch))
-            print(f"measured {exercise.exercise_id}", file=sys.stderr, flush=True)
-        print_exercises(rows, args.docker)
+            print_row(rows[-1], args.docker)
+        print_totals(rows)
         kit = fresh_kit(exercises, scratch / "kit")
-        fresh = statistics.median(timed_command("check", "--all", str(kit))
+        chosen = [exercise.exercise_id for exercise in exercises] if args.exercise else []
+        fresh = statistics.median(timed_command("check", "--all", str(kit), *chosen)
                                   for _run in range(args.runs))
-        references = statistics.median(timed_command("check", "--all", "reference")
+        references = statistics.median(timed_command("check", "--all", "reference", *chosen)
                                        for _run in range(args.runs))
         print(f"\ngrader check --all (what tox runs), median of {args.runs}: a fresh kit "
               f"{fresh:.1f} s; the references {references:.1f} s")
