@@ -354,6 +354,74 @@ def test_detached_processes_die_with_their_check_as_an_ordinary_user(kind, ordin
         shutil.rmtree(submission, ignore_errors=True)
 
 
+# What the student's program knows of where it runs: its capabilities and its network.
+WHERE_I_RUN = """\
+import os, sys
+_status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+with open(os.path.join({records!r}, str(os.getpid())), "w") as _out:
+    _out.write(" ".join([_status["CapEff"].strip(), _status["CapPrm"].strip(),
+                         _status["CapAmb"].strip(), os.readlink("/proc/self/ns/net")]))
+"""
+
+
+def test_an_ordinary_users_session_has_a_network_of_its_own_and_is_captured(ordinary_user):
+    """As an ordinary user (a student's tox) the session runs in a user and network
+    namespace of its own: its checks are captured for the wire view, the student's program
+    runs there with no capability at all, and the grade is the same full marks."""
+    uid, python, exercises, home = ordinary_user
+    records = shared_folder("tcp-grader-records-", 0o1777)
+    submission = home / "submission-where"
+    submission.mkdir()
+    server = (TOP / "reference" / SERVER.exercise_id / "server.py").read_text()
+    (submission / "server.py").write_text(WHERE_I_RUN.format(records=str(records)) + server)
+    subprocess.run(["chmod", "-R", "a+rX", str(submission)], check=True)
+    try:
+        result = run_as(uid, [str(python), "-I", "-c", GRADE_AS_USER,
+                              str(exercises / SERVER.exercise_id), str(submission)], home, 300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        document = json.loads(result.stdout)
+        assert document["score"] == SERVER.max_points(), document["tests"]
+        sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
+        assert sources == {"capture"}, sources
+        assert any(test["wire"]["connections"] for test in document["tests"] if "wire" in test)
+        seen = [path.read_text().split() for path in records.iterdir()]
+        assert seen, "the program never ran"
+        ours = os.readlink("/proc/self/ns/net")
+        for effective, permitted, ambient, network in seen:
+            assert int(effective, 16) == int(permitted, 16) == int(ambient, 16) == 0, seen
+            assert network != ours, "the program ran on the machine's own network"
+    finally:
+        shutil.rmtree(records, ignore_errors=True)
+        shutil.rmtree(submission, ignore_errors=True)
+
+
+def test_an_ordinary_user_may_keep_the_machines_network(ordinary_user):
+    """GRADER_OWN_NETWORK=0: the session stays on the machine's network, and its views say
+    they are not captures."""
+    uid, python, exercises, home = ordinary_user
+    records = shared_folder("tcp-grader-records-", 0o1777)
+    submission = home / "submission-machine"
+    submission.mkdir()
+    server = (TOP / "reference" / SERVER.exercise_id / "server.py").read_text()
+    (submission / "server.py").write_text(WHERE_I_RUN.format(records=str(records)) + server)
+    subprocess.run(["chmod", "-R", "a+rX", str(submission)], check=True)
+    try:
+        result = run_as(uid, ["env", "GRADER_OWN_NETWORK=0", str(python), "-I", "-c",
+                              GRADE_AS_USER, str(exercises / SERVER.exercise_id),
+                              str(submission)], home, 300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        document = json.loads(result.stdout)
+        assert document["score"] == SERVER.max_points()
+        sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
+        assert sources == {"log"}, sources
+        ours = os.readlink("/proc/self/ns/net")
+        assert {network for *_caps, network in
+                (path.read_text().split() for path in records.iterdir())} == {ours}
+    finally:
+        shutil.rmtree(records, ignore_errors=True)
+        shutil.rmtree(submission, ignore_errors=True)
+
+
 # -- a session or a grader killed outright ----------------------------------------------------
 
 def _children(pid: int) -> list[int]:

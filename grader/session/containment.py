@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from . import userns
+
 SESSION_MARKER = "GRADER_SESSION"
 STUDENT_UID_VARIABLE = "GRADER_STUDENT_UID"  # the docker runner's 2000, or the keeper's lease
 STUDENT_GID_VARIABLE = "GRADER_STUDENT_GID"  # default: the same number as the uid
@@ -419,6 +421,7 @@ def prepare_child(plan: ChildPlan) -> None:
                 raise OSError(ctypes.get_errno(), "cannot join the grader's network namespace")
     if sys.platform.startswith("linux"):
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    userns.drop_ambient()  # the session's own CAP_NET_RAW (an ordinary user's) stays its own
     if plan.student is not None:
         resource.setrlimit(resource.RLIMIT_NPROC, (STUDENT_PROCESSES, STUDENT_PROCESSES))
         os.setgroups([])
@@ -768,6 +771,7 @@ class _Keeper:
         become_subreaper()
         status = 1
         try:
+            userns.enter()  # first (single-threaded); if it cannot, the views say "not captured"
             env = self._environment()
             if not self.stopping:
                 self.session = os.posix_spawn(self.command[0], self.command, env, setsid=True)
@@ -869,6 +873,7 @@ def describe() -> list[str]:
             "CAP_SYS_PTRACE" if ptrace else "as its file-system uid (no CAP_SYS_PTRACE)"))
     else:
         lines.append("student uid: no (not root: the programs run as this user, who is trusted)")
+    lines.append(userns.describe())
     lines.append("pid namespace: not used (see grader/session/containment.py)")
     return lines
 

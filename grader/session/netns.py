@@ -156,10 +156,11 @@ def _run_nft(rules: str) -> None:
 
 def _loopback_up() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True,
-                   timeout=10) if shutil.which("ip") else _loopback_up_ioctl()
+                   timeout=10) if shutil.which("ip") else loopback_up_ioctl()
 
 
-def _loopback_up_ioctl() -> None:
+def loopback_up_ioctl() -> None:
+    """Bring ``lo`` up with an ioctl (CAP_NET_ADMIN over this namespace, no program run)."""
     import fcntl
     import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
