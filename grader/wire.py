@@ -49,6 +49,8 @@ LABELS = {  # what a row means in the lesson, by who sent it: (English, Chinese)
     "probe_answer": ("answer to a keepalive probe", "对保活探测的应答"),
     "keepalive_gave_up": ("RST: no probe was answered, so the kernel gave the peer up",
                           "RST：探测都没有应答，内核放弃了对方"),
+    "connected": ("connected: the two kernels made the three-way handshake (not seen here)",
+                  "已连接：双方内核完成了三次握手（此处看不到）"),
 }
 
 
@@ -377,6 +379,36 @@ def not_captured(why: str) -> dict:
     return {"source": "log", "why": why, "connections": []}
 
 
+def from_log(why: str, logged: list[dict], states: list[tuple] = ()) -> dict:
+    """The ``wire`` entry of a check whose packets could not be captured, and why: each
+    connection's ladder built from what the grader's own sockets did and saw instead, with
+    the states the socket table showed. ``logged``: one dict per connection, its ends
+    ``program`` and ``grader`` and its ``rows``, each row's ``t`` in seconds since the epoch
+    (``grader.session.events.ladder``). It says that it is not a capture."""
+    logged = [connection for connection in logged if connection["rows"]]
+    if not logged:
+        return not_captured(why)
+    start = min(row["t"] for connection in logged for row in connection["rows"])
+    drawn = logged if len(logged) <= MAX_CONNECTIONS else \
+        logged[:MAX_CONNECTIONS - 2] + logged[-2:]
+    entries = []
+    for connection in drawn:
+        ends = Connection(_plain(tuple(connection["program"])), _plain(tuple(connection["grader"])))
+        rows = _summarise_bulk([_shifted(row, start) for row in connection["rows"]])
+        entries.append({"program": _end_text(ends.program), "grader": _end_text(ends.grader),
+                        "rows": rows, "ending": ending(rows),
+                        "kernel": _kernel_states(ends, start, states)})
+    return {"source": "log", "why": why, "start": start, "connections": entries,
+            "connections_left_out": len(logged) - len(drawn), "left_out": 0}
+
+
+def _shifted(row: dict, start: float) -> dict:
+    shifted = dict(row, t=round(row["t"] - start, 3))
+    if "last_t" in row:
+        shifted["last_t"] = round(row["last_t"] - start, 3)
+    return shifted
+
+
 def _end_text(end: tuple[str, int]) -> str:
     host, port = end
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -393,7 +425,8 @@ def render_text(wire: dict | None, lang: str = "en") -> str:
     if not wire:
         return ""
     zh = lang == "zh"
-    if wire.get("source") != "capture":
+    captured = wire.get("source") == "capture"
+    if not captured and not wire.get("connections"):
         return (f"线路视图：无法在此抓包（{wire.get('why', '')}）；上面是评分程序自己套接字的记录。"
                 if zh else f"wire view: no packet capture here ({wire.get('why', '')}); the log "
                 "above is what the grader's own sockets saw.")
@@ -401,11 +434,12 @@ def render_text(wire: dict | None, lang: str = "en") -> str:
         return "线路视图：没有捕获到这一项的 TCP 报文段。" if zh else \
             "wire view: no TCP segment of this check was captured."
     parts = []
+    where = source_text(wire, zh)
     for number, connection in enumerate(wire["connections"], 1):
         title = (f"线路视图，连接 {number}：你的程序 {connection['program']}，评分程序 "
-                 f"{connection['grader']}（在 lo 上抓包）" if zh else
+                 f"{connection['grader']}（{where}）" if zh else
                  f"wire view, connection {number}: your program {connection['program']}, "
-                 f"the grader {connection['grader']} (captured on lo)")
+                 f"the grader {connection['grader']} ({where})")
         parts.append(title)
         parts.extend(_text_row(row, zh) for row in connection["rows"])
         if connection.get("ending") in ENDINGS:
@@ -418,6 +452,16 @@ def render_text(wire: dict | None, lang: str = "en") -> str:
         parts.append(f"（中间还有 {wire['left_out']} 个报文段未保留）" if zh else
                      f"({wire['left_out']} segments in the middle were not kept)")
     return "\n".join(parts)
+
+
+def source_text(wire: dict, zh: bool) -> str:
+    """Where a view's rows come from: a capture, or (said plainly) the grader's own log."""
+    if wire.get("source") == "capture":
+        return "在 lo 上抓包" if zh else "captured on lo"
+    why = wire.get("why", "")
+    return (f"不是抓包：根据评分程序自己的套接字调用和内核套接字表画出；{why}" if zh else
+            f"not a capture: drawn from the grader's own socket calls and the kernel's socket "
+            f"table; {why}")
 
 
 def kernel_text(entry: dict, zh: bool) -> str:
@@ -440,7 +484,10 @@ def _text_row(row: dict, zh: bool) -> str:
 
 
 def describe(row: dict) -> str:
-    """The segment's numbers: flags, relative seq/ack, window, data summary."""
+    """The segment's numbers: flags, relative seq/ack, window, data summary (a row of a
+    view drawn from the grader's log has only what the socket call saw)."""
+    if "call" in row:
+        return _call_text(row)
     parts = [row["flags"] or "-", f"seq={row['seq']}"]
     if row["ack"] is not None:
         parts.append(f"ack={row['ack']}")
@@ -453,6 +500,17 @@ def describe(row: dict) -> str:
     if row.get("acks"):
         parts.append(f"(+{row['acks']} ACK)")
     return " ".join(parts)
+
+
+def _call_text(row: dict) -> str:
+    """A row of a view drawn from the grader's log: the socket call, and its data."""
+    if not row["len"]:
+        return row["call"]
+    calls = f" in {row['segments']} calls" if row["segments"] > 1 else ""
+    text = f"{row['call']} {row['len']} bytes{calls} {_quote(row['data'])}"
+    if row.get("last_t") is not None and row["last_t"] != row["t"]:
+        text += f" until {row['last_t']:.3f}s"
+    return text
 
 
 def label_text(row: dict, zh: bool) -> str:

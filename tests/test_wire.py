@@ -10,7 +10,8 @@
   with the same segments and flags as the ladder was made from.
 
 The capture needs a packet socket: root, or a namespace of the session's own. CI runs as
-root; elsewhere the capture-dependent tests are skipped, and say why.
+root; elsewhere the capture-dependent tests are skipped, and say why. Without a capture
+the view is drawn from the grader's own log, and says so (tested with the capture off).
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ def needs_capture() -> None:
     opened.close()
 
 
-def grade(exercise: str, submission: Path, tmp_path: Path, *extra: str) -> dict:
+def grade(exercise: str, submission: Path, tmp_path: Path, *extra: str,
+          env: dict | None = None) -> dict:
     out = tmp_path / f"{exercise}.json"
     result = subprocess.run([sys.executable, "-m", "grader", "check", exercise,
                              str(submission), "--json", str(out), *extra], cwd=TOP,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, **(env or {})))
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -117,13 +120,40 @@ def test_a_client_that_never_closes_is_shown_its_missing_fin_and_the_close_wait(
     assert "kernel: your program's socket in CLOSE_WAIT" in test["output"]
 
 
+def test_without_a_capture_the_view_is_drawn_from_the_graders_log_and_says_so(tmp_path):
+    """Where no packet can be captured, the ladder comes from the grader's own socket calls
+    and the socket table: the same lesson (the grader's FIN, none of the program's, the
+    CLOSE_WAIT it left), plainly not a capture; a 1 MiB echo is still a few rows."""
+    off = {capture.OFF_SWITCH: "1"}
+    document = grade("01-tcp-client", TOP / "tests" / "faulty" / "01-tcp-client" /
+                     "test_closes_after_server_closes", tmp_path, env=off)
+    test = entry_of(document, "test_closes_after_server_closes")
+    assert test["status"] == "failed"
+    assert test["wire"]["source"] == "log" and "frames" not in test["wire"]
+    [connection] = test["wire"]["connections"]
+    seen = labels(connection)
+    assert seen[0] == "connected" and "fin_grader" in seen and "fin_program" not in seen, seen
+    assert connection["ending"] == "close_wait"
+    assert any(entry["side"] == "program" and entry["state"] == "CLOSE_WAIT"
+               for entry in connection["kernel"]), connection["kernel"]
+    assert "(not a capture: drawn from the grader's own socket calls" in test["output"]
+    assert "kernel: your program's socket in CLOSE_WAIT" in test["output"]
+    echo = grade("03-echo-server", TOP / "reference" / "03-echo-server", tmp_path, env=off)
+    [connection] = entry_of(echo, "test_echoes_one_mebibyte")["wire"]["connections"]
+    assert sum(row["len"] for row in connection["rows"] if row["from"] == "grader") \
+        >= 1 << 20
+    assert len(connection["rows"]) < 40, len(connection["rows"])
+
+
 def test_a_large_echo_is_summarised_and_a_check_keeps_a_bounded_capture(tmp_path):
     needs_capture()
     document = grade("03-echo-server", TOP / "reference" / "03-echo-server", tmp_path)
     [connection] = entry_of(document, "test_echoes_one_mebibyte")["wire"]["connections"]
     assert sum(row["len"] for row in connection["rows"] if row["from"] == "grader") \
         >= 1 << 20
-    assert len(connection["rows"]) < 40, len(connection["rows"])
+    # a few rows, not one per segment: on a quiet machine 5; under load the windows that
+    # close and open again break the data into more runs, each still one row per side
+    assert len(connection["rows"]) < 60, len(connection["rows"])
     for test in document["tests"]:
         if test.get("wire", {}).get("source") == "capture":
             assert len(test["wire"]["frames"]) <= capture.MAX_FRAMES

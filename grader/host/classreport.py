@@ -127,7 +127,7 @@ def _ladders(test: dict) -> list[dict]:
     """The SVG geometry of a failed check's connections (``grader.wire``): the program's
     line on the left, the grader's on the right, one arrow per row, going down in time."""
     captured = test.get("wire") or {}
-    if test.get("status") == "passed" or captured.get("source") != "capture":
+    if test.get("status") == "passed" or not captured.get("connections"):
         return []
     drawings = []
     for connection in captured.get("connections", []):
@@ -143,6 +143,7 @@ def _ladders(test: dict) -> list[dict]:
         ending = wire.ENDINGS.get(connection.get("ending"), ("", ""))[0]
         height = LADDER_TOP + len(arrows) * LADDER_ROW + 24
         drawings.append({"program": connection["program"], "grader": connection["grader"],
+                         "where": wire.source_text(captured, False),
                          "arrows": arrows, "ending": ending, "height": height,
                          "width": LADDER_WIDTH, "program_x": LADDER_PROGRAM_X,
                          "grader_x": LADDER_GRADER_X})
@@ -169,16 +170,20 @@ def _student_row(student: Student, document: dict | None) -> dict:
             "failed": ", ".join(test.get("check", "") for test in tests
                                 if test.get("status") != "passed"),
             "notes": (document or {}).get("notes", []),
-            "tests": [{"css": test.get("status") if test.get("status") in
-                       ("passed", "failed", "not_run") else "failed",
-                       "status": str(test.get("status", "failed")),
-                       "name": test.get("name", ""),
-                       "score": f"{points(test.get('score', 0))}/"
-                                f"{points(test.get('max_score', 0))}",
-                       "ladders": _ladders(test),
-                       "output": (_without_ladder(test) if _ladders(test) else
-                                  test.get("output", "")) if test.get("status") != "passed"
-                       else ""} for test in tests]}
+            "tests": [_test_row(test) for test in tests]}
+
+
+def _test_row(test: dict) -> dict:
+    ladders = _ladders(test)
+    failed = test.get("status") != "passed"
+    return {"css": test.get("status") if test.get("status") in ("passed", "failed", "not_run")
+            else "failed",
+            "status": str(test.get("status", "failed")),
+            "name": test.get("name", ""),
+            "score": f"{points(test.get('score', 0))}/{points(test.get('max_score', 0))}",
+            "ladders": ladders,
+            "output": ((_without_ladder(test) if ladders else test.get("output", ""))
+                       if failed else "")}
 
 
 def report_html(exercise: Exercise, rows: list[tuple[Student, dict | None]]) -> str:

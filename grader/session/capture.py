@@ -53,7 +53,8 @@ class Frame:
 class Capture:
     """A packet socket on ``lo`` read by a thread of its own until ``close``."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket | None, why: str = "") -> None:
+        self.why = why  # without a packet socket: why (only the socket table is watched)
         self.watched: dict[int, str | None] = {}  # port -> whose: see wire.connections
         self.first: list[Frame] = []
         self.last: list[Frame] = []
@@ -63,7 +64,12 @@ class Capture:
         self._readers: list[tuple[socket.socket, threading.Thread]] = []
         # (local, remote, state) -> [first, last] time a table read showed that row
         self.states: dict[tuple, list[float]] = {}
-        self.add(sock)
+        if sock is not None:
+            self.add(sock)
+
+    @property
+    def capturing(self) -> bool:
+        return bool(self._readers)
 
     def add(self, sock: socket.socket) -> None:
         """Read one more packet socket: the loopback of a network the check made."""
@@ -183,11 +189,11 @@ UNAVAILABLE = ""
 def begin() -> None:
     global CURRENT, UNAVAILABLE
     opened = start() if os.environ.get(OFF_SWITCH) != "1" else f"{OFF_SWITCH}=1 is set"
-    if isinstance(opened, Capture):
-        CURRENT, UNAVAILABLE = opened, ""
-        kernel.OBSERVERS.append(opened.saw_rows)
-    else:
-        CURRENT, UNAVAILABLE = None, opened
+    # Without a packet socket the socket table is still watched: the view is then drawn
+    # from the grader's own log (``observed``), with the states the table showed.
+    CURRENT, UNAVAILABLE = (opened, "") if isinstance(opened, Capture) else \
+        (Capture(None, why=opened), opened)
+    kernel.OBSERVERS.append(CURRENT.saw_rows)
 
 
 def watch(port: int, owner: str | None = None) -> None:
@@ -206,11 +212,15 @@ def also_in(network) -> None:
         CURRENT.add(sock)
 
 
-def observed(grader_ports: set[int]) -> dict:
+def observed(grader_ports: set[int], logs: list[dict] = ()) -> dict:
     """The ``wire`` entry of the check running now (``grader.wire``). ``grader_ports``: the
-    local ports of the grader's own sockets, which settle whose each end is."""
+    local ports of the grader's own sockets, which settle whose each end is. ``logs``: its
+    connections as the grader's sockets logged them (``events.ladder``), drawn instead
+    where nothing could be captured."""
     if CURRENT is None:
         return wire.not_captured(UNAVAILABLE or "no capture was started for this check")
+    if not CURRENT.capturing:
+        return wire.from_log(CURRENT.why, list(logs), CURRENT.seen_states())
     frames, left_out = CURRENT.frames()
     owners = CURRENT.owners()
     owners.update({port: wire.GRADER for port in grader_ports})

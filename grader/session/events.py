@@ -141,3 +141,64 @@ class WireLog:
         if len(shown) < len(self.events):
             lines.insert(limit // 2 + 1, f"  ...  ({len(self.events) - len(shown)} events left out)")
         return "\n".join(lines)
+
+
+# -- the wire view without a capture ------------------------------------------------------
+
+MAX_LADDER_ROWS = 60  # the first 40 and the last 20: a long exchange is summarised
+LADDER_PREVIEW = 24  # bytes of data kept per row, as a capture keeps them (grader.wire)
+
+
+def ladder(log: WireLog) -> dict | None:
+    """The connection of ``log`` as the wire view draws it when no packet could be captured
+    (``grader.wire.from_log``): its two ends and one row per socket call that put something
+    on the wire or saw something arrive (``call``); calls with data the same way in a row
+    are one row. None for a log with no connection. Times are on the epoch clock, as the
+    socket table's reads are."""
+    connected = next((event for event in log.events if isinstance(event, Connected)), None)
+    if connected is None:
+        return None
+    epoch = time.time() - (time.monotonic() - log.start)
+    rows: list[dict] = []
+    for event in log.events:
+        grader_fin = any(row["label"] == "fin_grader" for row in rows)
+        row = _ladder_row(event, connected.accepted, grader_fin)
+        if row is None:
+            continue
+        row["t"] = epoch + event.at
+        if rows and rows[-1]["len"] and row["len"] and rows[-1]["from"] == row["from"]:
+            rows[-1]["len"] += row["len"]
+            rows[-1]["segments"] += 1
+            rows[-1]["last_t"] = row["t"]
+        else:
+            rows.append(row)
+    if len(rows) > MAX_LADDER_ROWS:
+        rows = rows[:40] + rows[-20:]
+    return {"program": connected.remote, "grader": connected.local, "rows": rows}
+
+
+def _ladder_row(event: Event, accepted: bool, grader_fin: bool) -> dict | None:
+    """What one logged event puts on the ladder: who sent it, by which call, and the
+    lesson's label (the names of ``grader.wire.LABELS``)."""
+    if isinstance(event, Connected):
+        return _row("program" if accepted else "grader", "connect() returned", "connected")
+    if isinstance(event, Sent):
+        return _row("grader", "sendall()", None, event.data)
+    if isinstance(event, Received):
+        return _row("program", "recv()", None, event.data)
+    if isinstance(event, EndOfStream):
+        return _row("program", "FIN: recv() returned b''", "fin_program")
+    if isinstance(event, ResetReceived):
+        return _row("program", "RST: ConnectionResetError", "rst_program")
+    if isinstance(event, HalfClosed):
+        return _row("grader", "FIN: shutdown(SHUT_WR)", "fin_grader")
+    if isinstance(event, Closed):
+        return _row("grader", "close()", None if grader_fin else "fin_grader")
+    if isinstance(event, ResetSent):
+        return _row("grader", "RST: close() with SO_LINGER 0", "rst_grader")
+    return None  # silences and notes are the grader's, not the wire's
+
+
+def _row(side: str, call: str, label: str | None, data: bytes = b"") -> dict:
+    return {"from": side, "call": call, "label": label, "len": len(data),
+            "data": data[:LADDER_PREVIEW].decode("latin-1"), "segments": 1}

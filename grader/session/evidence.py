@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import peers
+from . import events, peers
 from .program import StudentProgram
 
 EVIDENCE_KEY = pytest.StashKey[list]()
@@ -46,6 +46,18 @@ def grader_ports(item: pytest.Item) -> set[int]:
             found.add(exhibit.local_port)
     found.discard(0)
     return found
+
+
+def ladders(item: pytest.Item) -> list[dict]:
+    """The check's connections as its peers logged them (``events.ladder``), in order."""
+    logs = []
+    for exhibit in item.stash.get(EVIDENCE_KEY, []):
+        if isinstance(exhibit, peers.PeerServer):
+            logs.extend(connection.log for connection in exhibit.connections)
+        elif isinstance(exhibit, peers.PeerConnection):
+            logs.append(exhibit.log)
+    drawn = [events.ladder(log) for log in logs]
+    return [connection for connection in drawn if connection is not None]
 
 
 def render(item: pytest.Item, lang: str) -> str:

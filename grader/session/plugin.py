@@ -232,7 +232,7 @@ def _with_wire(result: results.CheckResult, item: pytest.Item,
                lang: str) -> results.CheckResult:
     """The check's connections as they were when its verdict was given (what the clean-up
     did after it is left out); a failed check's feedback ends with their ladders."""
-    result.wire = capture.observed(evidence.grader_ports(item))
+    result.wire = capture.observed(evidence.grader_ports(item), evidence.ladders(item))
     if result.status == "failed" and result.wire.get("connections"):
         result.feedback += "\n\n" + wire.render_text(result.wire, lang)
     return result
