@@ -74,15 +74,23 @@ class Connection:
     segments: list[Segment] = field(default_factory=list)
 
 
-def parse(frame: bytes, at: float, length: int) -> Segment | None:
-    """The TCP segment in a captured Ethernet frame, or None if it holds none."""
+def tcp_layer(frame: bytes):
+    """The IP packet and the TCP segment of a captured Ethernet frame (dpkt objects), or
+    None if it holds no TCP."""
     try:
         packet = dpkt.ethernet.Ethernet(frame).data
     except (dpkt.UnpackError, ValueError):
         return None
     tcp = getattr(packet, "data", None)
-    if not isinstance(tcp, dpkt.tcp.TCP):
+    return (packet, tcp) if isinstance(tcp, dpkt.tcp.TCP) else None
+
+
+def parse(frame: bytes, at: float, length: int) -> Segment | None:
+    """The TCP segment in a captured Ethernet frame, or None if it holds none."""
+    layers = tcp_layer(frame)
+    if layers is None:
         return None
+    packet, tcp = layers
     # The payload's length from the IP header: the frame kept only its first bytes.
     if isinstance(packet, dpkt.ip6.IP6):
         payload = packet.plen - tcp.off * 4
@@ -393,7 +401,8 @@ def from_log(why: str, logged: list[dict], states: list[tuple] = ()) -> dict:
         logged[:MAX_CONNECTIONS - 2] + logged[-2:]
     entries = []
     for connection in drawn:
-        ends = Connection(_plain(tuple(connection["program"])), _plain(tuple(connection["grader"])))
+        ends = Connection(_plain(tuple(connection["program"])),
+                          _plain(tuple(connection["grader"])))
         rows = _summarise_bulk([_shifted(row, start) for row in connection["rows"]])
         entries.append({"program": _end_text(ends.program), "grader": _end_text(ends.grader),
                         "rows": rows, "ending": ending(rows),

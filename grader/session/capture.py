@@ -15,9 +15,9 @@ Where the session may not open a packet socket (an ordinary user outside a names
 its own, another OS), ``start`` says why and the check's view is built from the grader's
 own log instead, and says so (``grader.wire``).
 
-Bounded: at most ``MAX_FRAMES`` frames per check, of at most ``SNAPLEN`` bytes each (the
-headers and the first bytes of data): the first ones and the last ones are kept, and how
-many were left out between them is counted.
+Bounded: at most ``MAX_FRAMES`` frames per check, of at most ``wire.SNAPLEN`` bytes each
+(the headers and the first bytes of data): the first ones and the last ones are kept, and
+how many were left out between them is counted.
 """
 
 from __future__ import annotations
@@ -28,14 +28,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-import dpkt
 
 from .. import wire
 from . import kernel
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # linux/if_packet.h: loopback shows each packet twice; keep one copy
-SNAPLEN = wire.SNAPLEN
 MAX_FRAMES = 160
 KEEP_LAST = 40
 
@@ -43,7 +41,7 @@ KEEP_LAST = 40
 @dataclass(frozen=True)
 class Frame:
     """One captured Ethernet frame: when (seconds since the epoch), its length on the wire,
-    and its first ``SNAPLEN`` bytes."""
+    and its first ``wire.SNAPLEN`` bytes."""
 
     at: float
     length: int
@@ -115,18 +113,18 @@ class Capture:
             sock.close()
 
     def _read(self, sock: socket.socket) -> None:
-        buffer = bytearray(SNAPLEN)
+        buffer = bytearray(wire.SNAPLEN)
         while not self._closed.is_set():
             try:
-                # MSG_TRUNC: the frame's whole length, though only SNAPLEN bytes are copied
-                length, address = sock.recvfrom_into(buffer, SNAPLEN, socket.MSG_TRUNC)
+                # MSG_TRUNC: the frame's whole length, though only wire.SNAPLEN bytes are copied
+                length, address = sock.recvfrom_into(buffer, wire.SNAPLEN, socket.MSG_TRUNC)
             except socket.timeout:
                 continue
             except OSError:
                 return
             if address[2] == PACKET_OUTGOING:
                 continue
-            self._keep(Frame(time.time(), length, bytes(buffer[:min(length, SNAPLEN)])))
+            self._keep(Frame(time.time(), length, bytes(buffer[:min(length, wire.SNAPLEN)])))
 
     def _keep(self, frame: Frame) -> None:
         ports = _ports(frame.data)
@@ -144,14 +142,8 @@ class Capture:
 
 def _ports(data: bytes) -> tuple[int, int] | None:
     """The TCP ports of a frame, or None if it is not TCP over IP."""
-    try:
-        packet = dpkt.ethernet.Ethernet(data).data
-    except (dpkt.UnpackError, ValueError):
-        return None
-    segment = getattr(packet, "data", None)
-    if not isinstance(segment, dpkt.tcp.TCP):
-        return None
-    return segment.sport, segment.dport
+    layers = wire.tcp_layer(data)
+    return None if layers is None else (layers[1].sport, layers[1].dport)
 
 
 def start() -> Capture | str:
