@@ -387,6 +387,9 @@ def not_captured(why: str) -> dict:
     return {"source": "log", "why": why, "connections": []}
 
 
+MAX_LOG_ROWS = 60  # a ladder drawn from the log: the first 40 rows and the last 20
+
+
 def from_log(why: str, logged: list[dict], states: list[tuple] = ()) -> dict:
     """The ``wire`` entry of a check whose packets could not be captured, and why: each
     connection's ladder built from what the grader's own sockets did and saw instead, with
@@ -404,6 +407,8 @@ def from_log(why: str, logged: list[dict], states: list[tuple] = ()) -> dict:
         ends = Connection(_plain(tuple(connection["program"])),
                           _plain(tuple(connection["grader"])))
         rows = _summarise_bulk([_shifted(row, start) for row in connection["rows"]])
+        if len(rows) > MAX_LOG_ROWS:  # summarised first: a long echo's totals stay whole
+            rows = rows[:40] + rows[-20:]
         entries.append({"program": _end_text(ends.program), "grader": _end_text(ends.grader),
                         "rows": rows, "ending": ending(rows),
                         "kernel": _kernel_states(ends, start, states)})

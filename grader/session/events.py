@@ -145,7 +145,6 @@ class WireLog:
 
 # -- the wire view without a capture ------------------------------------------------------
 
-MAX_LADDER_ROWS = 60  # the first 40 and the last 20: a long exchange is summarised
 LADDER_PREVIEW = 24  # bytes of data kept per row, as a capture keeps them (grader.wire)
 
 
@@ -172,8 +171,6 @@ def ladder(log: WireLog) -> dict | None:
             rows[-1]["last_t"] = row["t"]
         else:
             rows.append(row)
-    if len(rows) > MAX_LADDER_ROWS:
-        rows = rows[:40] + rows[-20:]
     return {"program": connected.remote, "grader": connected.local, "rows": rows}
 
 
