@@ -364,62 +364,52 @@ with open(os.path.join({records!r}, str(os.getpid())), "w") as _out:
 """
 
 
-def test_an_ordinary_users_session_has_a_network_of_its_own_and_is_captured(ordinary_user):
-    """As an ordinary user (a student's tox) the session runs in a user and network
-    namespace of its own: its checks are captured for the wire view, the student's program
-    runs there with no capability at all, and the grade is the same full marks."""
+def graded_where_it_runs(ordinary_user, name: str, *env: str) -> tuple[dict, list[list[str]]]:
+    """02's reference, prefixed with WHERE_I_RUN, graded as the ordinary user (``env``:
+    NAME=VALUE settings for the grader): its document, and what each process recorded."""
     uid, python, exercises, home = ordinary_user
     records = shared_folder("tcp-grader-records-", 0o1777)
-    submission = home / "submission-where"
+    submission = home / name
     submission.mkdir()
     server = (TOP / "reference" / SERVER.exercise_id / "server.py").read_text()
     (submission / "server.py").write_text(WHERE_I_RUN.format(records=str(records)) + server)
     subprocess.run(["chmod", "-R", "a+rX", str(submission)], check=True)
     try:
-        result = run_as(uid, [str(python), "-I", "-c", GRADE_AS_USER,
+        result = run_as(uid, ["env", *env, str(python), "-I", "-c", GRADE_AS_USER,
                               str(exercises / SERVER.exercise_id), str(submission)], home, 300)
         assert result.returncode == 0, result.stderr[-3000:]
-        document = json.loads(result.stdout)
-        assert document["score"] == SERVER.max_points(), document["tests"]
-        sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
-        assert sources == {"capture"}, sources
-        assert any(test["wire"]["connections"] for test in document["tests"] if "wire" in test)
-        seen = [path.read_text().split() for path in records.iterdir()]
-        assert seen, "the program never ran"
-        ours = os.readlink("/proc/self/ns/net")
-        for effective, permitted, ambient, network in seen:
-            assert int(effective, 16) == int(permitted, 16) == int(ambient, 16) == 0, seen
-            assert network != ours, "the program ran on the machine's own network"
+        return (json.loads(result.stdout),
+                [path.read_text().split() for path in records.iterdir()])
     finally:
         shutil.rmtree(records, ignore_errors=True)
         shutil.rmtree(submission, ignore_errors=True)
+
+
+def test_an_ordinary_users_session_has_a_network_of_its_own_and_is_captured(ordinary_user):
+    """As an ordinary user (a student's tox) the session runs in a user and network
+    namespace of its own: its checks are captured for the wire view, the student's program
+    runs there with no capability at all, and the grade is the same full marks."""
+    document, seen = graded_where_it_runs(ordinary_user, "submission-where")
+    assert document["score"] == SERVER.max_points(), document["tests"]
+    sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
+    assert sources == {"capture"}, sources
+    assert any(test["wire"]["connections"] for test in document["tests"] if "wire" in test)
+    assert seen, "the program never ran"
+    ours = os.readlink("/proc/self/ns/net")
+    for effective, permitted, ambient, network in seen:
+        assert int(effective, 16) == int(permitted, 16) == int(ambient, 16) == 0, seen
+        assert network != ours, "the program ran on the machine's own network"
 
 
 def test_an_ordinary_user_may_keep_the_machines_network(ordinary_user):
     """GRADER_OWN_NETWORK=0: the session stays on the machine's network, and its views say
     they are not captures."""
-    uid, python, exercises, home = ordinary_user
-    records = shared_folder("tcp-grader-records-", 0o1777)
-    submission = home / "submission-machine"
-    submission.mkdir()
-    server = (TOP / "reference" / SERVER.exercise_id / "server.py").read_text()
-    (submission / "server.py").write_text(WHERE_I_RUN.format(records=str(records)) + server)
-    subprocess.run(["chmod", "-R", "a+rX", str(submission)], check=True)
-    try:
-        result = run_as(uid, ["env", "GRADER_OWN_NETWORK=0", str(python), "-I", "-c",
-                              GRADE_AS_USER, str(exercises / SERVER.exercise_id),
-                              str(submission)], home, 300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        document = json.loads(result.stdout)
-        assert document["score"] == SERVER.max_points()
-        sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
-        assert sources == {"log"}, sources
-        ours = os.readlink("/proc/self/ns/net")
-        assert {network for *_caps, network in
-                (path.read_text().split() for path in records.iterdir())} == {ours}
-    finally:
-        shutil.rmtree(records, ignore_errors=True)
-        shutil.rmtree(submission, ignore_errors=True)
+    document, seen = graded_where_it_runs(ordinary_user, "submission-machine",
+                                          "GRADER_OWN_NETWORK=0")
+    assert document["score"] == SERVER.max_points()
+    sources = {test["wire"]["source"] for test in document["tests"] if "wire" in test}
+    assert sources == {"log"}, sources
+    assert {network for *_caps, network in seen} == {os.readlink("/proc/self/ns/net")}
 
 
 # -- a session or a grader killed outright ----------------------------------------------------
