@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import textwrap
+import threading
 
 from grader.session import procinfo
 from grader.session.program import StudentProgram, kill_session
@@ -45,6 +47,42 @@ def test_an_extra_question_is_noticed_not_answered(tmp_path):
     finally:
         program.kill_tree()
     assert not program.running()
+
+
+def test_the_last_line_before_a_quick_exit_is_kept(tmp_path, monkeypatch):
+    """A server that prints what it got, replies and exits within a millisecond: the check's
+    thread reaps it while the terminal's reader still reads. Two threads reaping once made
+    the reader die (pexpect's ``isalive()`` raised) and the printed line was lost, about one
+    run in a hundred under load; threads switching every 10 us make the race likely."""
+    script = write(tmp_path, 'print("got:", "你好服务器")\n')
+    reader_errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: reader_errors.append(
+        hook.exc_value))
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    lost: list[int] = []
+
+    def quick_exits(count: int) -> None:
+        for _ in range(count):
+            program = StudentProgram(script).start()
+            try:
+                while program.running():  # the check's thread reaps as soon as it can
+                    pass
+                if not wait_until(lambda: "你好服务器" in program.printed, 2.0):
+                    lost.append(program.pid)
+            finally:
+                program.kill_tree()
+
+    runners = [threading.Thread(target=quick_exits, args=(40,)) for _ in range(4)]
+    try:
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert reader_errors == []
+    assert lost == []
 
 
 def test_print_without_flush_is_seen_while_running(tmp_path):

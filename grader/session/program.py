@@ -156,6 +156,7 @@ class StudentProgram:
         self._plan: ChildPlan | None = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._reaping = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -228,19 +229,22 @@ class StudentProgram:
         return procinfo.run_members(self.pid, self.marker.encode())
 
     def kill_tree(self) -> None:
-        """Kill every process of the run, then reap the program and close its terminal."""
+        """Kill every process of the run, reap the program, let the reader take the last of
+        its output, then close its terminal (closed under a reader still selecting on it,
+        the descriptor's number could name another file by the time it reads)."""
         kill_all(self.members)
+        if self._child is None:
+            return
         self._poll_exit()
-        if self._child is not None:
-            try:
-                self._child.close(force=True)
-            except Exception:  # pexpect raises if the child cannot be reaped; it is dead
-                pass
-            self._poll_exit()
-            if self.exit_status is not None or self.exit_signal is not None:
-                containment.released(self._child.pid)
         if self._reader is not None:
             self._reader.join(timeout=1.0)
+        try:
+            self._child.close(force=True)
+        except Exception:  # pexpect raises if the child cannot be reaped; it is dead
+            pass
+        self._poll_exit()
+        if self.exit_status is not None or self.exit_signal is not None:
+            containment.released(self._child.pid)
 
     # -- observations --------------------------------------------------------------
 
@@ -305,47 +309,57 @@ class StudentProgram:
         return self._reader is None or not self._reader.is_alive()
 
     def _poll_exit(self) -> None:
+        """Reap the program if it has ended. The one place that calls ``waitpid`` for it, under
+        a lock: the terminal's reader asks too, and pexpect's own ``isalive()`` must never
+        run (it would ``waitpid`` a second time and raise when this one has reaped)."""
         child = self._child
-        if child is None or self.exit_status is not None or self.exit_signal is not None:
+        if child is None:
             return
-        try:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = child.pid, None
-            if child.exitstatus is None and child.signalstatus is None:
+        with self._reaping:
+            if self.exit_status is not None or self.exit_signal is not None:
                 return
-        if pid == 0:
-            return
-        if status is not None:
-            child.ptyproc.terminated = True
+            try:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:  # pexpect's close() reaped it (``kill_tree``)
+                if child.exitstatus is not None or child.signalstatus is not None:
+                    self.exit_status, self.exit_signal = child.exitstatus, child.signalstatus
+                    self.ended_at = time.monotonic()
+                return
+            if pid == 0 or not (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
+                return
+            child.ptyproc.terminated = True  # pexpect's close() must not wait for it again
             if os.WIFEXITED(status):
                 self.exit_status = os.WEXITSTATUS(status)
-            elif os.WIFSIGNALED(status):
-                self.exit_signal = os.WTERMSIG(status)
             else:
-                return
-        else:
-            self.exit_status, self.exit_signal = child.exitstatus, child.signalstatus
-        self.ended_at = time.monotonic()
+                self.exit_signal = os.WTERMSIG(status)
+            self.ended_at = time.monotonic()
+
+    def _ended(self) -> bool:
+        self._poll_exit()
+        return self.exit_status is not None or self.exit_signal is not None
 
     def _read_terminal(self) -> None:
         """Drain the terminal (so the program never blocks on a full pty), keep output up to
-        the cap, and type the next answer whenever the program waits for one."""
+        the cap, and type the next answer whenever the program waits for one.
+
+        Why not pexpect's ``read_nonblocking``: it calls ``isalive()``, which reaps the child
+        with ``waitpid``; when ``_poll_exit`` in the check's thread had just reaped it, that
+        raised in this thread, the reader died, and the last line a correct program printed
+        before it exited was never read."""
         child = self._child
         assert child is not None
         if self._plan is not None and self._plan.observe_as_student:
             containment.observe_as_student(self._plan.student)  # this thread only
         read_before_answer: int | None = None
         while True:
-            try:
-                data = child.read_nonblocking(65536, timeout=0.02)
-            except pexpect.TIMEOUT:
-                data = b""
-            except (pexpect.EOF, OSError, ValueError):
-                self._keep_last_output(child)
-                break
+            data = self._read_some(child.child_fd, 0.02)
+            if data is None:
+                return  # the terminal is closed: every process that held it has ended
             if data:
                 self._keep(data)
+            elif self._ended():
+                self._keep_last_output(child.child_fd)
+                return
             if not procinfo.waiting_for_stdin(child.pid):
                 continue
             if read_before_answer is not None and \
@@ -358,25 +372,32 @@ class StudentProgram:
                 try:
                     child.sendline(answer.encode("utf-8"))
                 except OSError:
-                    break  # the terminal closed under us: the program has ended
+                    return  # the terminal closed under us: the program has ended
             else:
                 self.unanswered_question = True
 
-    def _keep_last_output(self, child: pexpect.spawn) -> None:
-        """What the program wrote just before it ended. pexpect says EOF once the program is
-        dead and nothing is readable at that instant, but the kernel hands a closed
-        terminal's last bytes to its master side a moment later: read them until the
-        terminal says it is empty (EIO), within a short deadline."""
+    @staticmethod
+    def _read_some(fd: int, timeout: float) -> bytes | None:
+        """What the terminal has within ``timeout`` (b"" if nothing), None once it is closed
+        and empty (EIO on a pty's master side, or we closed it)."""
+        try:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                return b""
+            return os.read(fd, 65536) or None
+        except (OSError, ValueError):
+            return None
+
+    def _keep_last_output(self, fd: int) -> None:
+        """What the program wrote just before it ended. The kernel hands a terminal's last
+        bytes to its master side a moment after they were written, so an empty read at the
+        instant the program ended is not the end: read until the terminal says it is empty
+        and closed (EIO), or, when a process the program left behind still holds it, for a
+        short while."""
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
-            try:
-                ready, _, _ = select.select([child.child_fd], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(child.child_fd, 65536)
-            except (OSError, ValueError):
-                return  # EIO: the terminal is empty and closed (or already closed by us)
-            if not data:
+            data = self._read_some(fd, 0.05)
+            if data is None:
                 return
             self._keep(data)
 
