@@ -145,6 +145,22 @@ def test_without_a_capture_the_view_is_drawn_from_the_graders_log_and_says_so(tm
     assert len(connection["rows"]) < 40, len(connection["rows"])
 
 
+def test_a_reply_after_the_graders_half_close_follows_its_fin(tmp_path):
+    """06's lesson on the wire: the grader's client shuts down its sending side (its FIN),
+    and the server's reply still comes after it, then the server's own FIN."""
+    needs_capture()
+    document = grade("06-half-close", TOP / "reference" / "06-half-close", tmp_path, "--wire")
+    test = entry_of(document, "test_server_replies_after_half_close")
+    assert test["status"] == "passed", test["output"]
+    [connection] = test["wire"]["connections"]
+    rows = connection["rows"]
+    grader_fin = next(at for at, row in enumerate(rows) if row["label"] == "fin_grader")
+    replies = [at for at, row in enumerate(rows) if row["from"] == "program" and row["len"]]
+    program_fin = next(at for at, row in enumerate(rows) if row["label"] == "fin_program")
+    assert replies and grader_fin < replies[0] < program_fin, \
+        [(row["from"], row["label"], row["len"]) for row in rows]
+
+
 def test_a_large_echo_is_summarised_and_a_check_keeps_a_bounded_capture(tmp_path):
     needs_capture()
     document = grade("03-echo-server", TOP / "reference" / "03-echo-server", tmp_path)

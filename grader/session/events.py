@@ -159,11 +159,12 @@ def ladder(log: WireLog) -> dict | None:
         return None
     epoch = time.time() - (time.monotonic() - log.start)
     rows: list[dict] = []
+    grader_fin = False  # a close() after shutdown(SHUT_WR) sends no second FIN
     for event in log.events:
-        grader_fin = any(row["label"] == "fin_grader" for row in rows)
         row = _ladder_row(event, connected.accepted, grader_fin)
         if row is None:
             continue
+        grader_fin = grader_fin or row["label"] == "fin_grader"
         row["t"] = epoch + event.at
         if rows and rows[-1]["len"] and row["len"] and rows[-1]["from"] == row["from"]:
             rows[-1]["len"] += row["len"]

@@ -41,18 +41,25 @@ _CAPABILITY_VERSION_3 = 0x20080522
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def wanted() -> bool:
-    return (sys.platform.startswith("linux") and os.geteuid() != 0
-            and os.environ.get(SWITCH, "1") != "0")
+def why_not() -> str | None:
+    """Why the session stays on the machine's network here, or None if it can have its own."""
+    if not sys.platform.startswith("linux"):
+        return "not Linux"
+    if os.geteuid() == 0:
+        return "root captures on the machine's loopback"
+    if os.environ.get(SWITCH, "1") == "0":
+        return f"{SWITCH}=0"
+    if not _can_enter():
+        return "the kernel refuses an unprivileged user namespace"
+    return None
 
 
 def enter() -> str | None:
     """Move this (single-threaded) process into a network of its own; None once done, or why
     it stays on the machine's network."""
-    if not wanted():
-        return "not needed" if os.geteuid() == 0 else f"{SWITCH}=0 or not Linux"
-    if not _can_enter():
-        return "the kernel refuses an unprivileged user namespace here"
+    reason = why_not()
+    if reason is not None:
+        return reason
     try:
         _enter()
     except OSError as error:  # the probe succeeded: only a race could land here
@@ -119,8 +126,7 @@ def drop_ambient() -> None:
 
 def describe() -> str:
     """One line for ``containment describe``: where the session's network is."""
-    if not wanted():
-        return "own network: no (root captures on the machine's loopback)" \
-            if os.geteuid() == 0 else f"own network: no ({SWITCH}=0 or not Linux)"
-    return ("own network: yes (a user and network namespace; its checks are captured)"
-            if _can_enter() else "own network: no (the kernel refuses an unprivileged user namespace)")
+    reason = why_not()
+    if reason is None:
+        return "own network: yes (a user and network namespace; its checks are captured)"
+    return f"own network: no ({reason})"
