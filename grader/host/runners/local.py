@@ -53,17 +53,18 @@ class LocalRunner:
         started = time.monotonic()
         work = reaper.work_folder("session-")
         try:
-            reason, runner_error = self._run_session(request, token, work)
-            return results.complete(results.read(work / "results.json"),
-                                    request.exercise.checks(), reason or results.NOT_REPORTED,
+            document, reason, runner_error = self._run_session(request, token, work)
+            return results.complete(document, request.exercise.checks(),
+                                    reason or results.NOT_REPORTED,
                                     time.monotonic() - started, request.lang, runner_error)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
     def _run_session(self, request: GradeRequest, token: str, work: Path
-                     ) -> tuple[Message | str, bool]:
-        """Run the session to its end or its deadline: why it did not end normally (or ''),
-        and whether that is the grader's failure rather than the submission's."""
+                     ) -> tuple[dict | None, Message | str, bool]:
+        """Run the session to its end or its deadline: the results it wrote (None if none),
+        why it did not end normally (or ''), and whether that is the grader's failure rather
+        than the submission's."""
         command = [sys.executable, "-I", "-m", "grader.session", *session_arguments(
             request, str(request.exercise.folder.resolve()), str(request.submission.resolve()),
             str(work / "results.json"), str(work / "tmp"))]
@@ -81,19 +82,20 @@ class LocalRunner:
             try:
                 keeper.wait(timeout=request.timeout)
             except subprocess.TimeoutExpired:
-                return timed_out(request.timeout), False
+                return results.read(work / "results.json"), timed_out(request.timeout), False
             finally:
                 _stop(keeper, token)
                 self.active.pop(token, None)
+        document = results.read(work / "results.json")
         if keeper.returncode not in GRADED_STATUSES:
-            return (f"the grading session ended abnormally ({keeper.returncode}):\n"
+            return (document, f"the grading session ended abnormally ({keeper.returncode}):\n"
                     f"{_tail(log_path)}", True)
-        if results.read(work / "results.json") is None:
+        if document is None:
             # The submission cannot write the results, nor stop the session from writing
             # them without killing it: a session that ended normally and left none failed.
-            return (f"the grading session ended ({keeper.returncode}) without writing its "
-                    f"results:\n{_tail(log_path)}", True)
-        return "", False
+            return (None, f"the grading session ended ({keeper.returncode}) without writing "
+                    f"its results:\n{_tail(log_path)}", True)
+        return document, "", False
 
     def cancel_all(self) -> None:
         for token, keeper in list(self.active.items()):
