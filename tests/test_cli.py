@@ -114,3 +114,16 @@ def test_details_only_for_exercises_started_that_lost_points(tmp_path):
         and "not started" in summary[1]
     verbose = grader("check", "--all", str(kit), "03", "-v")
     assert "echo_server.py is still the kit's starter" in verbose.stdout
+
+
+def test_the_same_feedback_of_many_checks_is_said_once(tmp_path):
+    """A program that is not there fails each of its checks with the same words: the table
+    still has a row per check, the words come once, under one heading."""
+    empty = tmp_path / "02-tcp-server"
+    empty.mkdir()
+    result = grader("check", "02-tcp-server", str(empty))
+    assert result.returncode == 1, result.stderr
+    checks = EXERCISES["02-tcp-server"].checks()
+    assert result.stdout.count("  FAIL  ") == len(checks), result.stdout
+    assert result.stdout.count("server.py was not found") == 1, result.stdout
+    assert f"--- the {len(checks)} checks that failed, the same feedback:" in result.stdout

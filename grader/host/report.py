@@ -7,6 +7,7 @@ Everything that came from the student's program is escaped before it is shown.
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 from xml.etree import ElementTree
 
@@ -50,10 +51,31 @@ def format_table(document: dict, heading: str, lang: str = "en") -> str:
                    "  NOT GRADED (the grader or its engine failed, not your program): ")
                   + safe_text(document[RUNNER_ERROR])]
     failed = [test for test in tests if test["status"] != "passed"]
-    for test in failed:
-        lines += ["", f"--- {test['name']} ({test.get('check', '')})"]
-        lines += ["    " + line for line in safe_text(test.get("output", "")).splitlines()]
+    for group in _same_feedback(failed):
+        lines += ["", _details_heading(group, len(group) == len(failed), lang)]
+        lines += ["    " + line for line in safe_text(group[0].get("output", "")).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def _same_feedback(failed: list[dict]) -> list[list[dict]]:
+    """Failed checks grouped by their feedback, in the table's order: a program that is not
+    there fails every check of it with the same words, said once rather than ten times."""
+    groups: dict[str, list[dict]] = {}
+    for test in failed:
+        groups.setdefault(test.get("output", ""), []).append(test)
+    return list(groups.values())
+
+
+def _details_heading(group: list[dict], every_failed: bool, lang: str) -> str:
+    if len(group) == 1:
+        return f"--- {group[0]['name']} ({group[0].get('check', '')})"
+    if every_failed:
+        return (f"--- 失败的 {len(group)} 项检查反馈相同：" if lang == "zh" else
+                f"--- the {len(group)} checks that failed, the same feedback:")
+    names = ("；" if lang == "zh" else "; ").join(test["name"] for test in group)
+    heading = (f"--- {len(group)} 项检查反馈相同：" if lang == "zh" else
+               f"--- {len(group)} checks, the same feedback: ") + names
+    return textwrap.fill(heading, width=100, subsequent_indent="    ")
 
 
 def format_wires(document: dict, lang: str = "en") -> str:
