@@ -42,6 +42,7 @@ from .waiting import wait_until
 
 OUTPUT_CAP = 256 * 1024
 TRACEBACK = "Traceback (most recent call last)"
+DRAIN_DEADLINE = 1.0  # the reader's last reads after the program ended (0.5 s at most)
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,13 @@ class StudentProgram:
         return self.exit_status is None and self.exit_signal is None
 
     def wait_exit(self, timeout: float) -> bool:
-        """Wait for the program to end by itself; True if it did."""
-        return bool(wait_until(lambda: not self.running(), timeout))
+        """Wait for the program to end by itself; True if it did, and then what it printed
+        before it ended has been read too (the reader takes a terminal's last bytes a
+        moment after the program is gone: ``_keep_last_output``)."""
+        ended = bool(wait_until(lambda: not self.running(), timeout))
+        if ended:
+            wait_until(self._drained, DRAIN_DEADLINE)
+        return ended
 
     def send_signal(self, signum: int) -> None:
         if self.running():
