@@ -243,7 +243,7 @@ class StudentProgram:
             return
         self._poll_exit()
         if self._reader is not None:
-            self._reader.join(timeout=1.0)
+            self._reader.join(timeout=DRAIN_DEADLINE)
         try:
             self._child.close(force=True)
         except Exception:  # pexpect raises if the child cannot be reaped; it is dead
@@ -340,10 +340,6 @@ class StudentProgram:
                 self.exit_signal = os.WTERMSIG(status)
             self.ended_at = time.monotonic()
 
-    def _ended(self) -> bool:
-        self._poll_exit()
-        return self.exit_status is not None or self.exit_signal is not None
-
     def _read_terminal(self) -> None:
         """Drain the terminal (so the program never blocks on a full pty), keep output up to
         the cap, and type the next answer whenever the program waits for one.
@@ -363,7 +359,7 @@ class StudentProgram:
                 return  # the terminal is closed: every process that held it has ended
             if data:
                 self._keep(data)
-            elif self._ended():
+            elif not self.running():
                 self._keep_last_output(child.child_fd)
                 return
             if not procinfo.waiting_for_stdin(child.pid):

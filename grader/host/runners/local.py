@@ -81,12 +81,15 @@ class LocalRunner:
             self.active[token] = keeper
             try:
                 keeper.wait(timeout=request.timeout)
+                in_time = True
             except subprocess.TimeoutExpired:
-                return results.read(work / "results.json"), timed_out(request.timeout), False
+                in_time = False
             finally:
                 _stop(keeper, token)
                 self.active.pop(token, None)
-        document = results.read(work / "results.json")
+        document = results.read(work / "results.json")  # once the session is stopped
+        if not in_time:
+            return document, timed_out(request.timeout), False
         if keeper.returncode not in GRADED_STATUSES:
             return (document, f"the grading session ended abnormally ({keeper.returncode}):\n"
                     f"{_tail(log_path)}", True)
