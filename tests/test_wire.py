@@ -147,10 +147,12 @@ def test_without_a_capture_the_view_is_drawn_from_the_graders_log_and_says_so(tm
 
 def test_a_reply_after_the_graders_half_close_follows_its_fin(tmp_path):
     """06's lesson on the wire: the grader's client shuts down its sending side (its FIN),
-    and the server's reply still comes after it, then the server's own FIN."""
+    and the server's reply still comes after it, then the server's own FIN. Drawn from the
+    check that waits for that last FIN (the ladder stops at the verdict: the check of the
+    reply alone may end before the server's FIN is sent)."""
     needs_capture()
     document = grade("06-half-close", TOP / "reference" / "06-half-close", tmp_path, "--wire")
-    test = entry_of(document, "test_server_replies_after_half_close")
+    test = entry_of(document, "test_server_closes_after_reply")
     assert test["status"] == "passed", test["output"]
     [connection] = test["wire"]["connections"]
     rows = connection["rows"]

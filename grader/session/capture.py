@@ -22,8 +22,10 @@ how many were left out between them is counted.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -31,11 +33,16 @@ from dataclasses import dataclass
 
 from .. import wire
 from . import kernel
+from .waiting import wait_until
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # linux/if_packet.h: loopback shows each packet twice; keep one copy
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23  # linux/if_packet.h (Linux 4.20)
 MAX_FRAMES = 160
 KEEP_LAST = 40
+IDLE_POLL = 0.05  # a reader with nothing to read says so this often (``frames`` waits for it)
+CATCH_UP_DEADLINE = 1.0  # for the readers to take what the kernel queued before the verdict
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Capture:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._readers: list[tuple[socket.socket, threading.Thread]] = []
+        self._emptied_at: dict[int, float] = {}  # reader's socket fd -> when it found it empty
         # (local, remote, state) -> [first, last] time a table read showed that row
         self.states: dict[tuple, list[float]] = {}
         if sock is not None:
@@ -102,7 +110,13 @@ class Capture:
             return dict(self.watched)
 
     def frames(self) -> tuple[list[Frame], int]:
-        """The frames kept so far, in order, and how many were left out between them."""
+        """The frames kept so far, in order, and how many were left out between them: once
+        every reader has taken what the kernel had queued when this was asked. On a loaded
+        machine a reader lags; without the wait, the last segments the verdict was based on
+        (the FIN a check waited for) could be missing from its view."""
+        asked = time.monotonic()
+        wait_until(lambda: all(self._emptied_at.get(sock.fileno(), 0.0) >= asked
+                               for sock, _reader in self._readers), CATCH_UP_DEADLINE)
         with self._lock:
             return self.first + self.last, self.left_out
 
@@ -119,12 +133,14 @@ class Capture:
                 # MSG_TRUNC: the frame's whole length, though only wire.SNAPLEN bytes are copied
                 length, address = sock.recvfrom_into(buffer, wire.SNAPLEN, socket.MSG_TRUNC)
             except socket.timeout:
+                self._emptied_at[sock.fileno()] = time.monotonic()
                 continue
             except OSError:
                 return
-            if address[2] == PACKET_OUTGOING:
-                continue
-            self._keep(Frame(time.time(), length, bytes(buffer[:min(length, wire.SNAPLEN)])))
+            if address[2] != PACKET_OUTGOING:
+                self._keep(Frame(time.time(), length, bytes(buffer[:min(length, wire.SNAPLEN)])))
+            if _queued(sock) == 0:
+                self._emptied_at[sock.fileno()] = time.monotonic()
 
     def _keep(self, frame: Frame) -> None:
         ports = _ports(frame.data)
@@ -138,6 +154,14 @@ class Capture:
             if len(self.last) > KEEP_LAST:
                 self.last.pop(0)
                 self.left_out += 1
+
+
+def _queued(sock: socket.socket) -> int:
+    """The size of the next frame waiting in the socket (0: none)."""
+    try:
+        return int.from_bytes(fcntl.ioctl(sock, termios.FIONREAD, b"\0" * 4), "little")
+    except OSError:
+        return 0
 
 
 def _ports(data: bytes) -> tuple[int, int] | None:
@@ -168,7 +192,14 @@ def _tune(sock: socket.socket) -> None:
     # Room for bursts of the other checks' traffic, which the socket sees before it is
     # filtered out here: a full buffer would drop this check's own segments too.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-    sock.settimeout(0.1)
+    # The buffer is charged each frame's whole size (up to 64 KiB on lo), not the bytes kept,
+    # and lo hands every packet over twice: without its outgoing copies the same buffer
+    # holds twice the frames (the copies are still skipped in ``_read`` on older kernels).
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        pass  # before Linux 4.20
+    sock.settimeout(IDLE_POLL)
 
 
 OFF_SWITCH = "GRADER_NO_CAPTURE"  # 1: no capture (to measure what capturing costs)
