@@ -53,11 +53,14 @@ from typing import Callable, Iterable
 
 import pytest
 
-from .waiting import Deadline
+from . import procinfo
+from .waiting import Deadline, wait_until
 
 # The most checks an exercise of the kit has is 18: all of them start in one wave, so a
 # program that never answers costs its exercise one deadline, not two.
 DEFAULT_PARALLEL = 20
+STOP_DEADLINE = 1.0  # for an asking check's programs to take their SIGSTOP
+STOPPED_OR_GONE = (None, "T", "t", "Z", "X")  # /proc/PID/stat states
 # How long the other checks wait for the alone ones to ask for the quiet machine before
 # they start anyway (a program that never listens never asks). Speed only: exclusivity
 # does not depend on it.
@@ -207,6 +210,11 @@ def quiet_machine(programs: Callable[[], set[int]]) -> None:
     if _control is None or _quiet:
         return
     stopped = _signal_all(programs(), signal.SIGSTOP)
+    # A stop takes effect when the process next runs: on a busy machine a spinning program
+    # waiting for a CPU is still "R". Ask only once they have stopped, so that the check
+    # granted after this one never shares the CPU with them.
+    wait_until(lambda: all(procinfo.state(pid) in STOPPED_OR_GONE for pid in stopped),
+               STOP_DEADLINE)
     left = signal.setitimer(signal.ITIMER_REAL, 0)[0]
     try:
         _control.sendall(ASK)
