@@ -60,7 +60,7 @@ class ClientRun:
         self.connection = accept_while_running(self.server, self.program, ACCEPT_TIMEOUT)
         self.received = b""
         self.ending = ""  # how the upload ended: "eof", "reset" or "timeout"
-        self.side_at_eof = NOTHING  # the client's socket when its FIN arrived, in words
+        self.side_at_eof = NOTHING  # the client's socket after its FIN, in words
         self.state_without_fin = ""  # its state when the grader gave up waiting for the FIN
         self.reply = b""
         self.replied_at: float | None = None  # monotonic time the reply was sent
@@ -80,14 +80,13 @@ class ClientRun:
         rest = connection.read(EOF_TIMEOUT)  # the client's FIN (or more bytes than the file)
         self.received = first.data + rest.data
         self.ending = rest.ending
-        if self.ending == "eof":
+        if self.ending == "eof" and delay:
             pause = Deadline(delay)
             self.side_at_eof = self._client_side()
-            if delay:
-                # The pause is what is tested (a reply that comes late); watch the client
-                # meanwhile, so that an exit during the pause is seen when it happens.
-                self.program.wait_exit(pause.left())
-                time.sleep(pause.left())
+            # The pause is what is tested (a reply that comes late); watch the client
+            # meanwhile, so that an exit during the pause is seen when it happens.
+            self.program.wait_exit(pause.left())
+            time.sleep(pause.left())
         if self.ending == "timeout":
             rows = kernel.connection_rows(connection.remote_port, connection.local_port)
             self.state_without_fin = rows[0].state.name if rows else ""
@@ -101,6 +100,10 @@ class ClientRun:
                 connection.send(self.reply)
             else:  # in two pieces, ``split`` seconds apart
                 connection.send_pieces([self.reply[:5], self.reply[5:]], split)
+            if self.ending == "eof" and not delay:
+                # "At once" is the rule: the client's end is looked at after the reply, as
+                # finding its processes' sockets takes a while on a loaded machine.
+                self.side_at_eof = self._client_side()
         connection.shutdown_write()  # the server's FIN: the reply is complete
         if self.reply:
             self.printed = wait_printed(
