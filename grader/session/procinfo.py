@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Iterable
 
 from .containment import observing
 
@@ -149,9 +150,13 @@ def has_marker(pid: int, marker: bytes) -> bool:
     return marker in environment(pid)
 
 
-def run_members(root_pid: int, marker: bytes) -> set[int]:
-    """Every live process of one run: descendants of ``root_pid``, its session, its marker."""
-    info = {pid: parent_and_session(pid) for pid in all_pids()}
+def run_members(root_pid: int, marker: bytes,
+                candidates: Iterable[int] | None = None) -> set[int]:
+    """Every live process of one run: descendants of ``root_pid``, its session, its marker.
+    ``candidates``: the only processes that can be of the run (its cgroup, which the run
+    cannot leave), so that not every process of the machine is read; None: all of them."""
+    info = {pid: parent_and_session(pid)
+            for pid in (all_pids() if candidates is None else candidates)}
     info = {pid: value for pid, value in info.items() if value is not None}
     members = {root_pid} if root_pid in info else set()
     members |= {pid for pid, (_ppid, session) in info.items() if session == root_pid}

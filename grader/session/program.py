@@ -232,7 +232,15 @@ class StudentProgram:
         """Every live process of this run (the program and whatever it started)."""
         if self._child is None:
             return set()
-        return procinfo.run_members(self.pid, self.marker.encode())
+        return procinfo.run_members(self.pid, self.marker.encode(), self._cgroup_members())
+
+    def _cgroup_members(self) -> set[int] | None:
+        """The processes of the check's cgroup, where the program cannot leave it (it runs
+        as the student's uid, and the cgroup is root's); None: look at every process."""
+        plan = self._plan
+        if plan is None or plan.cgroup is None or plan.student is None:
+            return None
+        return containment.cgroup_pids(plan.cgroup)
 
     def kill_tree(self) -> None:
         """Kill every process of the run, reap the program, let the reader take the last of
