@@ -73,6 +73,11 @@ class Exercise:
     # sha256 of each program's starter as the kit hands it out: a submitted file with the
     # same digest has not been started, and its checks are not run.
     starters: tuple[tuple[str, str], ...] = ()
+    # About how long a full-marks submission takes to grade, in seconds (``grading_seconds``
+    # in exercise.toml): a kit starts its longest exercises first, so that the longest
+    # one does not start last and keep the student waiting alone. Scheduling only; 0 when
+    # not said (those start last, in catalogue order).
+    grading_seconds: float = 0.0
 
     def starter_digest(self, program: str) -> str | None:
         return dict(self.starters).get(program)
@@ -205,7 +210,15 @@ def load_exercise(folder: Path) -> Exercise:
         lesson=str(manifest.get("lesson", "")),
         programs=tuple(manifest.get("programs", ())),
         starters=tuple(sorted(dict(manifest.get("starters", {})).items())),
+        grading_seconds=_seconds(manifest.get("grading_seconds", 0), folder),
     )
+
+
+def _seconds(value: object, folder: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise CatalogueError(f"{folder.name}: exercise.toml: grading_seconds must be a "
+                             f"number of seconds, not {value!r}")
+    return float(value)
 
 
 def all_exercises(root: Path) -> list[Exercise]:

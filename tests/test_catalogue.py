@@ -123,3 +123,17 @@ def test_an_alone_check_says_whether_it_asks_where_its_measurement_starts(tmp_pa
                                              'alone=True)', body=body)
     [info] = exercise.checks()
     assert info.alone and info.asks_quiet is asks
+
+
+@pytest.mark.parametrize("value", ['"7"', "-1", "true"])
+def test_grading_seconds_that_are_not_seconds_are_an_error(tmp_path, value):
+    folder = tmp_path / "09-something"
+    folder.mkdir()
+    (folder / "exercise.toml").write_text(f'title = "x"\ngrading_seconds = {value}\n')
+    with pytest.raises(CatalogueError, match="grading_seconds"):
+        load_exercise(folder)
+
+
+def test_every_exercise_of_the_project_says_how_long_it_takes():
+    # The kit starts the longest first: an exercise without the figure would start last.
+    assert all(exercise.grading_seconds > 0 for exercise in EXERCISES.values())

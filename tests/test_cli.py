@@ -83,6 +83,8 @@ def test_a_fresh_kit_fits_one_screen_and_runs_nothing(tmp_path):
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(EXERCISES) + 1, result.stdout
+    # The longest exercises are started first; the summary keeps the catalogue's order.
+    assert [line.split()[0] for line in lines[:-1]] == sorted(EXERCISES), result.stdout
     for exercise_id in EXERCISES:
         assert any(line.split()[:1] == [exercise_id] and line.endswith("not started")
                    for line in lines), exercise_id

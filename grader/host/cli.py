@@ -205,10 +205,14 @@ def run_kit(args: argparse.Namespace, root: Path, kit: Path) -> int:
         return EXIT_NOT_GRADED
     exercises = ([get_exercise(root, target) for target in args.targets] if args.targets
                  else all_exercises(root))
-    # Exercises are graded side by side (each session reserves its own ports).
+    # Exercises are graded side by side (each session reserves its own ports), the longest
+    # first: started last, the longest would be graded alone at the end. Reports keep the
+    # catalogue's order.
+    longest_first = sorted(exercises, key=lambda exercise: -exercise.grading_seconds)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        documents = dict(zip([exercise.exercise_id for exercise in exercises], pool.map(
-            lambda exercise: grade(args, exercise, kit / exercise.exercise_id), exercises)))
+        graded = dict(zip([exercise.exercise_id for exercise in longest_first], pool.map(
+            lambda exercise: grade(args, exercise, kit / exercise.exercise_id), longest_first)))
+    documents = {exercise.exercise_id: graded[exercise.exercise_id] for exercise in exercises}
     for exercise in exercises:
         document = documents[exercise.exercise_id]
         if args.verbose or report.status(document) in ("lost points", "not graded"):
