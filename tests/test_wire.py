@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -293,3 +294,68 @@ def test_the_pcap_files_read_back_with_the_same_segments_and_flags(client_docume
                 for segment in (wire.parse(data, at, length)
                                 for at, length, data in wire.frames_of(test["wire"]))]
         assert theirs == ours, path.name
+
+
+def _frames_on_lo(sock, deadline: float = 1.0) -> list[tuple[int, int]]:
+    """The (source, destination) ports of the TCP frames queued on a packet socket."""
+    found, stop = [], time.monotonic() + deadline
+    sock.settimeout(0.1)
+    while time.monotonic() < stop:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            if found:
+                break
+            continue
+        layers = wire.tcp_layer(data)
+        if layers is not None:
+            found.append((layers[1].sport, layers[1].dport))
+    return found
+
+
+def _talk(family, host) -> int:
+    with socket.socket(family) as server:
+        server.bind((host, 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection((host, port)) as client:
+            accepted, _ = server.accept()
+            client.sendall(b"hello")
+            accepted.recv(5)
+            accepted.close()
+        return port
+
+
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"),
+                                          (socket.AF_INET6, "::1")])
+def test_the_kernel_hands_a_capture_only_its_checks_segments(family, host):
+    from grader.session import portfilter
+    needs_capture()
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(capture.ETH_P_ALL)) as sock:
+        sock.bind(("lo", 0))
+        with socket.socket(family) as reserved:  # the check's port, known before its SYN
+            reserved.bind((host, 0))
+            watched = reserved.getsockname()[1]
+        assert portfilter.attach(sock, {watched})
+        _frames_on_lo(sock, 0.2)  # what was queued before the filter
+        other = _talk(family, host)
+        with socket.socket(family) as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind((host, watched))
+            server.listen()
+            with socket.create_connection((host, watched)) as client:
+                server.accept()[0].close()
+                client.sendall(b"x")
+        frames = _frames_on_lo(sock)
+    assert frames, "the watched connection's segments were not captured"
+    assert all(watched in ports for ports in frames), (other, watched, frames)
+
+
+def test_a_capture_with_more_ports_than_a_filter_holds_keeps_every_frame():
+    from grader.session import portfilter
+    needs_capture()
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(capture.ETH_P_ALL)) as sock:
+        sock.bind(("lo", 0))
+        assert portfilter.attach(sock, set(range(1, portfilter.MOST_PORTS + 2)))
+        port = _talk(socket.AF_INET, "127.0.0.1")
+        assert any(port in ports for ports in _frames_on_lo(sock))

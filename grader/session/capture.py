@@ -8,7 +8,8 @@ Each check runs in a child process of its own (``schedule``), so each has its ow
 ``Capture``, started before the check's fixtures and read when its result is made. Checks
 side by side share the loopback; a capture keeps only the segments to or from the ports
 its check registered with ``watch`` (the program's listening port, the grader's), so one
-check never shows another's connections. Every connection of a check has one end on such a
+check never shows another's connections. The kernel does most of that sorting
+(``portfilter``): a capture is only handed its own check's segments. Every connection of a check has one end on such a
 port, and the port is known before the first SYN.
 
 Where the session may not open a packet socket (an ordinary user outside a namespace of
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 
 from .. import wire
-from . import kernel
+from . import kernel, portfilter
 from .waiting import wait_until
 
 ETH_P_ALL = 0x0003
@@ -80,6 +81,8 @@ class Capture:
     def add(self, sock: socket.socket) -> None:
         """Read one more packet socket: the loopback of a network the check made."""
         _tune(sock)
+        with self._lock:
+            portfilter.attach(sock, set(self.watched))
         reader = threading.Thread(target=self._read, args=(sock,), name="capture", daemon=True)
         self._readers.append((sock, reader))
         reader.start()
@@ -88,8 +91,13 @@ class Capture:
         """Keep the segments to or from ``port``, which belongs to ``owner`` (None: not
         known yet; a later call may say whose it is)."""
         with self._lock:
+            new = port not in self.watched
             if self.watched.get(port) is None:
                 self.watched[port] = owner
+            if new:
+                # Before the port's first segment: the kernel queues it from now on.
+                for sock, _reader in self._readers:
+                    portfilter.attach(sock, set(self.watched))
 
     def saw_rows(self, rows) -> None:
         """Note the rows of a socket table read that belong to this check's ports."""
