@@ -146,9 +146,12 @@ def read(path: Path) -> dict | None:
     return document
 
 
-def write(path: Path, document: dict) -> None:
-    """Write the document atomically."""
-    write_text_atomically(path, json.dumps(document, ensure_ascii=False, indent=2))
+def write(path: Path, document: dict, for_people: bool = True) -> None:
+    """Write the document atomically; indented where people read it. The session writes
+    it after every check for the host alone, compact: json's C encoder does not indent, and
+    its Python one took a tenth of a short exercise's CPU on a document of wire views."""
+    indent = 2 if for_people else None
+    write_text_atomically(path, json.dumps(document, ensure_ascii=False, indent=indent))
 
 
 def write_text_atomically(path: Path, text: str) -> None:

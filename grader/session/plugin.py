@@ -181,7 +181,7 @@ class Recorder:
             document = results.complete(document, list(self.checks.values()),
                                         self.session_error, document["execution_time"],
                                         self.lang, runner_error=True)
-        results.write(self.path, document)
+        results.write(self.path, document, for_people=False)
 
 
 @pytest.hookimpl(hookwrapper=True)
