@@ -104,3 +104,34 @@ def test_refused_netlink_falls_back_to_proc(monkeypatch):
         server.listen()
         assert kernel.is_listening(server.getsockname()[1])
     assert not kernel._NETLINK_WORKS  # asked once, then /proc only
+
+
+def _time_wait_on(host: str, family: int) -> int:
+    """A port of this host whose only socket is in TIME_WAIT (the server closed first)."""
+    with socket.socket(family) as server:
+        server.bind((host, 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection((host, port))
+        accepted, _ = server.accept()
+        accepted.close()
+        client.close()
+    assert wait_until(lambda: kernel.rows_on_port(port, TcpState.TIME_WAIT), 1.0)
+    return port
+
+
+def test_a_port_any_socket_holds_is_never_given_to_a_check():
+    from grader.session import ports
+    held = socket.socket(socket.AF_INET6)
+    held.bind(("::1", 0))
+    held.listen()
+    try:
+        taken = {_time_wait_on("127.0.0.1", socket.AF_INET),
+                 _time_wait_on("::1", socket.AF_INET6), held.getsockname()[1]}
+        assert not any(ports._bindable(port) for port in taken)
+        with socket.socket() as probe:  # and a port nobody holds is given
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        assert ports._bindable(free)
+    finally:
+        held.close()
