@@ -156,6 +156,29 @@ def _uids(pid: int) -> tuple[int, ...]:
     return ()
 
 
+def _children(pid: int) -> list[int] | None:
+    """The children of ``pid`` from the kernel's own list (``/proc/PID/task/*/children``),
+    without reading every process of the machine; None where the kernel keeps no such list
+    (built without CONFIG_PROC_CHILDREN): then the whole table is read."""
+    if not _KERNEL_LISTS_CHILDREN:
+        return None
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone
+    found = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as listing:
+                found += [int(child) for child in listing.read().split()]
+        except (OSError, ValueError):
+            pass  # that thread ended
+    return found
+
+
+_KERNEL_LISTS_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 def _descendants(table: dict[int, Proc], tops: Iterable[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, proc in table.items():
@@ -336,6 +359,9 @@ class _Scope:
     subreaper: bool = False
     cgroup: Path | None = None
     roots: set[int] = field(default_factory=set)  # the programs it started (``program`` reaps)
+    # a program it started is not in the cgroup under the student's uid (it could not join,
+    # or runs as the grader's uid and could leave): its processes are looked for everywhere
+    unconfined: bool = False
 
 
 _scope: _Scope | None = None
@@ -397,9 +423,16 @@ def enter(launcher: list[str]) -> ChildPlan:
                      who is not None and not _has_capability(CAP_SYS_PTRACE))
 
 
-def register(pid: int) -> None:
-    """``pid`` is a program this process started (``program`` waits for it, not the sweep)."""
-    _here().roots.add(pid)
+def register(pid: int, plan: ChildPlan) -> bool:
+    """``pid`` is a program this process started with ``plan`` (``program`` waits for it,
+    not the sweep). True if it is confined: in the check's cgroup under the student's uid,
+    which it cannot leave, nor can anything it starts (the cgroups are root's)."""
+    scope = _here()
+    scope.roots.add(pid)
+    confined = plan.cgroup is not None and plan.student is not None \
+        and pid in cgroup_pids(plan.cgroup)
+    scope.unconfined |= not confined
+    return confined
 
 
 def released(pid: int) -> None:
@@ -431,18 +464,37 @@ def prepare_child(plan: ChildPlan) -> None:
 
 def members() -> set[int]:
     """Every live process of the submission started from this process: the descendants that
-    run in a session other than this process's own, and everything in its check's cgroup."""
+    run in a session other than this process's own, and everything in its check's cgroup.
+    Where every program of the check was confined to the cgroup (``started``), the cgroup
+    alone: what they start cannot leave it."""
     scope = _here()
-    table = _table()
     mine = os.getpid()
-    own_session = table[mine].sid if mine in table else os.getsid(0)
-    tops = {pid for pid, proc in table.items()
-            if proc.ppid == mine and proc.sid != own_session and pid not in _spared}
-    found = _descendants(table, tops)
+    found = set() if scope.cgroup is not None and not scope.unconfined else \
+        _started_here(mine)
     if scope.cgroup is not None:
         found |= cgroup_pids(scope.cgroup)
     found.discard(mine)
-    return {pid for pid in found if _alive(table.get(pid) or _proc(pid))}
+    return {pid for pid in found if _alive(_proc(pid))}
+
+
+def _started_here(mine: int) -> set[int]:
+    """The descendants of this process in a session other than its own (the programs, in
+    sessions of their own, and all they started: this process is their subreaper)."""
+    own_session = os.getsid(0)
+    children = _children(mine)
+    if children is None:
+        table = _table()
+        tops = {pid for pid, proc in table.items()
+                if proc.ppid == mine and proc.sid != own_session and pid not in _spared}
+        return _descendants(table, tops)
+    found, todo = set(), [pid for pid in children if pid not in _spared
+                          and (proc := _proc(pid)) is not None and proc.sid != own_session]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += _children(pid) or []
+    return found
 
 
 def sweep() -> set[int]:
@@ -464,7 +516,10 @@ def reap_adopted() -> None:
     scope = _here()
     mine = os.getpid()
     own_session = os.getsid(0)
-    for pid, proc in _table().items():
+    children = _children(mine)
+    table = _table() if children is None else \
+        {pid: proc for pid in children if (proc := _proc(pid)) is not None}
+    for pid, proc in table.items():
         if proc.ppid == mine and proc.state == "Z" and proc.sid != own_session \
                 and pid not in scope.roots and pid not in _spared:
             try:

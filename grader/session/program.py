@@ -155,6 +155,7 @@ class StudentProgram:
         self.ended_at: float | None = None
         self._child: pexpect.spawn | None = None
         self._plan: ChildPlan | None = None
+        self._confined = False  # in its check's cgroup, which it cannot leave (``register``)
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
         self._reaping = threading.Lock()
@@ -188,7 +189,7 @@ class StudentProgram:
                  f"{STUDENT_PROCESSES} processes and threads (does it fork without end?)",
                  f"{self.script.name} 无法启动：你的提交在其他检查项中已经启动的进程达到了"
                  f" {STUDENT_PROCESSES} 个进程和线程的上限（它是否在无止境地 fork？）")
-        containment.register(self._child.pid)
+        self._confined = containment.register(self._child.pid, plan)
         # We reap the child ourselves (``_poll_exit``); pexpect must not sleep or wait on close.
         self._child.ptyproc.delayafterclose = 0
         self._child.ptyproc.delayafterterminate = 0
@@ -237,10 +238,9 @@ class StudentProgram:
     def _cgroup_members(self) -> set[int] | None:
         """The processes of the check's cgroup, where the program cannot leave it (it runs
         as the student's uid, and the cgroup is root's); None: look at every process."""
-        plan = self._plan
-        if plan is None or plan.cgroup is None or plan.student is None:
+        if not self._confined or self._plan is None or self._plan.cgroup is None:
             return None
-        return containment.cgroup_pids(plan.cgroup)
+        return containment.cgroup_pids(self._plan.cgroup)
 
     def kill_tree(self) -> None:
         """Kill every process of the run, reap the program, let the reader take the last of
