@@ -96,7 +96,8 @@ class Recorder:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and not self.session_error:
             last = (str(report.longrepr).strip().splitlines() or ["?"])[-1]
-            last = last.removeprefix("E").strip()  # pytest's mark for the error's own line
+            if last.startswith("E "):  # pytest's mark for the error's own line
+                last = last[1:].strip()
             self.session_error = f"a check of this exercise could not be loaded: {last}"
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

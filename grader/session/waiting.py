@@ -12,6 +12,12 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
+# A wait polls every POLL_INTERVAL at first, then less and less often, up to this: what a
+# correct program does is seen at once, and a broken one that makes a check wait for its
+# deadline does not have the kernel's socket table read (several ms of CPU) 100 times a
+# second. A condition that comes true late is seen at most this late.
+SLOWEST_POLL = 0.05
+POLL_GROWTH = 1.25
 
 
 class Deadline:
@@ -31,6 +37,7 @@ def wait_until(condition: Callable[[], T], timeout: float,
                interval: float = POLL_INTERVAL) -> T | None:
     """Call ``condition`` until it returns something truthy; that value, or None at the deadline."""
     deadline = Deadline(timeout)
+    slowest = max(interval, SLOWEST_POLL)
     while True:
         value = condition()
         if value:
@@ -38,6 +45,7 @@ def wait_until(condition: Callable[[], T], timeout: float,
         if deadline.expired():
             return None
         time.sleep(min(interval, deadline.left()))
+        interval = min(slowest, interval * POLL_GROWTH)
 
 
 def stays_true(condition: Callable[[], bool], duration: float,
