@@ -43,6 +43,7 @@ take the CPU from the same student's program measured in another.
 from __future__ import annotations
 
 import enum
+import gc
 import os
 import pickle
 import selectors
@@ -98,6 +99,10 @@ def run_side_by_side(items: list[pytest.Item], is_alone: Callable[[pytest.Item],
     ones first (their quiet parts then overlap nothing, their starts overlap the others).
     ``run_in_child(item)`` runs in the child and returns what ``receive(item, value)`` gets
     in the session. With ``parallel`` 1, one after another: each child is then alone."""
+    # The session's objects (pytest, the plugin, the checks) move out of the collector's
+    # reach: a child's collections would otherwise walk them all, and touching their pages
+    # copies them from the session's memory into the child's (most of a child's CPU).
+    gc.freeze()
     alone = [item for item in items if is_alone(item)]
     waiting = list(reversed(alone + [item for item in items if not is_alone(item)]))
     head_start = Deadline(ALONE_HEAD_START)
