@@ -14,6 +14,7 @@ they are matched by address and port, never by pid.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import socket
 import struct
@@ -81,6 +82,13 @@ class SocketRow:
 def _decode_address(text: str) -> tuple[str, int]:
     """``0100007F:1E61`` -> ``("127.0.0.1", 7777)``; IPv6 rows are four such words."""
     host_hex, port_hex = text.split(":")
+    return _decode_host(host_hex), int(port_hex, 16)
+
+
+# A table holds hundreds of rows (connections in TIME_WAIT stay a minute) and the checks read
+# it every few milliseconds while they wait, but its rows name only a handful of hosts.
+@functools.lru_cache(maxsize=256)
+def _decode_host(host_hex: str) -> str:
     raw = bytes.fromhex(host_hex)
     # The kernel prints each 32-bit word of the address in host byte order.
     words = struct.unpack(f"<{len(raw) // 4}I", raw)
@@ -89,7 +97,10 @@ def _decode_address(text: str) -> tuple[str, int]:
     host = socket.inet_ntop(family, packed)
     if host.startswith("::ffff:") and "." in host:
         host = host[len("::ffff:"):]  # an IPv4 peer of a dual-stack socket
-    return host, int(port_hex, 16)
+    return host
+
+
+_STATES = {f"{state.value:02X}": state for state in TcpState}
 
 
 def parse_table(text: str) -> list[SocketRow]:
@@ -108,7 +119,7 @@ def parse_table(text: str) -> list[SocketRow]:
         rows.append(SocketRow(
             local=_decode_address(fields[1]),
             remote=_decode_address(fields[2]),
-            state=TcpState(int(fields[3], 16)),
+            state=_STATES.get(fields[3]) or TcpState(int(fields[3], 16)),
             tx_queue=int(tx_hex, 16),
             rx_queue=int(rx_hex, 16),
             timer=timer,
