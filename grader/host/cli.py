@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "with --all, the exercises to grade (ids or their numbers, e.g. 03)")
     check.add_argument("--all", metavar="KIT_DIR", dest="kit",
                        help="grade every exercise, each from KIT_DIR/<exercise id>/")
-    check.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                       help="with --all: exercises graded at once (default: the cores)")
+    check.add_argument("-j", "--jobs", type=int, default=(os.cpu_count() or 1) + 1,
+                       help="with --all: exercises graded at once (default: one more than "
+                       "the cores, as an exercise spends much of its time waiting for the "
+                       "programs)")
     check.add_argument("-v", "--verbose", action="store_true",
                        help="with --all: every exercise's table and feedback, not only those "
                        "started that lost points")
