@@ -1,6 +1,7 @@
 """Benchmark: how long grading takes, per exercise and for the whole kit, as medians.
 
     python bench/bench.py [--runs 3] [--docker] [--exercise ID ...] [--references-only]
+                          [--side-by-side-only]
 
 Every figure is measured twice: with the checks of an exercise side by side (the default)
 and one after another (``parallel=1``, how the grader worked before), and reported with
@@ -71,7 +72,7 @@ def measure_exercise(exercise: Exercise, args, scratch: Path) -> dict:
     hung = hung_submission(exercise, scratch / "hung" / exercise.exercise_id)
     starter = fresh_kit([exercise], scratch / "starter") / exercise.exercise_id
     row = {"exercise": exercise.exercise_id, "others": len(others)}
-    for name, parallel in SCHEDULES.items():
+    for name, parallel in schedules(args).items():
         row[name] = {
             "reference": statistics.median(timed_grade(exercise, reference, parallel)
                                            for _run in range(args.runs)),
@@ -91,10 +92,24 @@ def print_header(docker: bool) -> None:
     print("|---|---|---|---|---|" + ("---|" if docker else ""), flush=True)
 
 
+def schedules(args) -> dict[str, int | None]:
+    """The schedules to measure: both, or with --side-by-side-only the default alone (half
+    the time; compare with figures of the other schedule measured before)."""
+    return {name: parallel for name, parallel in SCHEDULES.items()
+            if parallel is None or not args.side_by_side_only}
+
+
 def print_row(row: dict, docker: bool) -> None:
     """One exercise's line, printed as soon as it is measured (a long run shows progress)."""
     now, before = SCHEDULES
-    a, b = row[now], row[before]
+    a = row[now]
+    if before not in row:
+        cells = [f"{a['reference']:.2f} s", f"{statistics.median(a['others']):.2f} / "
+                 f"{max(a['others']):.2f} s (n={row['others']})", f"{a['hung']:.1f} s",
+                 f"{a['starter']:.2f} s"] + ([f"{a['docker']:.2f} s"] if docker else [])
+        print(f"| {row['exercise']} | " + " | ".join(cells) + " |", flush=True)
+        return
+    b = row[before]
     cells = [f"{a['reference']:.2f} s ({a['reference'] / b['reference']:.2f}x)",
              f"{statistics.median(a['others']):.2f} / {max(a['others']):.2f} s "
              f"(n={row['others']}; was {statistics.median(b['others']):.2f} / "
@@ -107,14 +122,15 @@ def print_row(row: dict, docker: bool) -> None:
 
 
 def print_totals(rows: list[dict]) -> None:
-    totals = {name: sum(sum(row[name]["others"]) for row in rows) for name in SCHEDULES}
-    for name in SCHEDULES:
+    measured = [name for name in SCHEDULES if name in rows[0]]
+    totals = {name: sum(sum(row[name]["others"]) for row in rows) for name in measured}
+    for name in measured:
         references = sum(row[name]["reference"] for row in rows)
         print(f"\n{name}: every faulty and correct program one submission after another "
               f"{totals[name]:.1f} s; every reference {references:.1f} s; worst hung program "
               f"{max(row[name]['hung'] for row in rows):.1f} s")
     now, before = SCHEDULES
-    if totals[before]:
+    if totals.get(before):
         print(f"every faulty and correct program, {now} / {before}: "
               f"{totals[now] / totals[before]:.2f}", flush=True)
 
@@ -126,6 +142,8 @@ def main() -> int:
     parser.add_argument("--exercise", nargs="*")
     parser.add_argument("--references-only", action="store_true",
                         help="skip the faulty, correct and hung programs (a quick look)")
+    parser.add_argument("--side-by-side-only", action="store_true",
+                        help="measure the default schedule only, not one after another")
     args = parser.parse_args()
     exercises = [exercise for exercise in all_exercises(TOP / "exercises")
                  if not args.exercise or exercise.exercise_id in args.exercise]
