@@ -84,12 +84,14 @@ def test_netlink_and_proc_show_the_same_listening_sockets():
             from_proc = _listeners_on(port, kernel.read_table())
             assert from_netlink and from_netlink == from_proc
         first_port = servers[0].getsockname()[1]
-        assert wait_until(lambda: _listeners_on(first_port, kernel.listening_rows())[0][1] == 1, 1.0)
+        assert wait_until(
+            lambda: _listeners_on(first_port, kernel.listening_rows())[0][1] == 1, 1.0)
     finally:
         for server in servers:
             server.close()
     if not kernel._NETLINK_WORKS:
-        pytest.fail("netlink sock_diag was refused on this machine: the test compared /proc with itself")
+        pytest.fail("netlink sock_diag was refused on this machine: the test compared "
+                    "/proc with itself")
 
 
 def test_refused_netlink_falls_back_to_proc(monkeypatch):

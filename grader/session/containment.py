@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import functools
 import grp
 import os
 import pwd
@@ -617,6 +618,7 @@ def usable_by(program: str, who: Student) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=8)  # the same for every program of a session: asked once
 def interpreter(who: Student | None) -> str:
     """The Python the student's program runs with: the grader's own, or, when the student's
     uid cannot run that one (a Python under /root, a virtual environment kept root only), the

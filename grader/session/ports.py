@@ -79,9 +79,10 @@ def unused_port() -> int:
     """A port no socket holds (not even in TIME_WAIT), IPv4 or IPv6, below the ephemeral
     range and not given to another check of the session."""
     low, _high = ephemeral_port_range()
-    # SystemRandom: forked checks share the module's generator state, and would all try
-    # the same ports first.
-    candidates = random.SystemRandom().sample(range(LOWEST, max(LOWEST + 1000, low)), 200)
+    # A generator seeded from the system's randomness at each call: forked checks share the
+    # module's generator state, and would all try the same ports first (SystemRandom would
+    # do too, at a system call per number).
+    candidates = random.Random(os.urandom(16)).sample(range(LOWEST, max(LOWEST + 1000, low)), 200)
     for port in candidates:
         if _bindable(port) and _reserve(port):
             return port
