@@ -795,8 +795,13 @@ def _clean_up(matches: Callable[[str], bool]) -> None:
     for parent in set(_scratch_parents()):
         for folder in parent.glob(f"{SCRATCH_PREFIX}*"):
             token = folder.name.removeprefix(SCRATCH_PREFIX).rsplit("-", 1)[0]
-            info = os.lstat(folder)
-            if matches(token) and stat.S_ISDIR(info.st_mode) and info.st_uid == 0:
+            if not matches(token):
+                continue  # another session's, which its own keeper may be removing now
+            try:
+                info = os.lstat(folder)
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == 0:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
