@@ -9,8 +9,8 @@ Each check runs in a child process of its own (``schedule``), so each has its ow
 side by side share the loopback; a capture keeps only the segments to or from the ports
 its check registered with ``watch`` (the program's listening port, the grader's), so one
 check never shows another's connections. The kernel does most of that sorting
-(``portfilter``): a capture is only handed its own check's segments. Every connection of a check has one end on such a
-port, and the port is known before the first SYN.
+(``portfilter``): a capture is only handed its own check's segments. Every connection of a
+check has one end on such a port, and the port is known before the first SYN.
 
 Where the session may not open a packet socket (an ordinary user outside a namespace of
 its own, another OS), ``start`` says why and the check's view is built from the grader's

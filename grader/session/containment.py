@@ -466,7 +466,7 @@ def prepare_child(plan: ChildPlan) -> None:
 def members() -> set[int]:
     """Every live process of the submission started from this process: the descendants that
     run in a session other than this process's own, and everything in its check's cgroup.
-    Where every program of the check was confined to the cgroup (``started``), the cgroup
+    Where every program of the check was confined to the cgroup (``register``), the cgroup
     alone: what they start cannot leave it."""
     scope = _here()
     mine = os.getpid()

@@ -82,7 +82,8 @@ def unused_port() -> int:
     # A generator seeded from the system's randomness at each call: forked checks share the
     # module's generator state, and would all try the same ports first (SystemRandom would
     # do too, at a system call per number).
-    candidates = random.Random(os.urandom(16)).sample(range(LOWEST, max(LOWEST + 1000, low)), 200)
+    chooser = random.Random(os.urandom(16))
+    candidates = chooser.sample(range(LOWEST, max(LOWEST + 1000, low)), 200)
     for port in candidates:
         if _bindable(port) and _reserve(port):
             return port
